@@ -1,0 +1,447 @@
+//! The connector's configuration: checked against `specs/spec.json`, then
+//! parsed into types that carry meaning (URLs, instants, secrets).
+
+use std::fmt;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The connector specification, embedded at compile time.
+pub const SPEC_JSON: &str = include_str!("../specs/spec.json");
+
+/// A secret string. It prints as `***` in `Debug` and has no `Display`, so it
+/// cannot end up in a log line or an error message by accident.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    #[cfg(test)]
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How the connector authenticates; see the `credentials` property of the spec.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "auth_type", rename_all = "snake_case")]
+pub enum Credentials {
+    ApiKey {
+        api_key: Secret,
+    },
+    #[serde(rename = "oauth2_client_credentials")]
+    OAuth2 {
+        client_id: String,
+        client_secret: Secret,
+        #[serde(default)]
+        scope: Option<String>,
+    },
+    SignedToken {
+        key_id: Secret,
+        api_secret: Secret,
+    },
+}
+
+/// The parsed configuration. Defaults match `specs/spec.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    #[serde(deserialize_with = "deserialize_base_url")]
+    pub base_url: Url,
+    pub credentials: Credentials,
+    #[serde(default)]
+    pub start_date: Option<DateTime<Utc>>,
+    #[serde(default = "defaults::include_deleted")]
+    pub include_deleted: bool,
+    #[serde(default = "defaults::page_size")]
+    pub page_size: u32,
+    #[serde(default)]
+    pub requests_per_second: Option<f64>,
+    #[serde(default = "defaults::events_lookback_minutes")]
+    pub events_lookback_minutes: u32,
+    #[serde(default = "defaults::max_concurrency")]
+    pub max_concurrency: usize,
+    #[serde(default = "defaults::checkpoint_interval")]
+    pub checkpoint_interval: u64,
+    #[serde(default = "defaults::request_timeout_seconds")]
+    pub request_timeout_seconds: u64,
+    #[serde(default = "defaults::connect_timeout_seconds")]
+    pub connect_timeout_seconds: u64,
+    #[serde(default = "defaults::max_retries")]
+    pub max_retries: u32,
+    #[serde(default = "defaults::max_retry_seconds")]
+    pub max_retry_seconds: u64,
+}
+
+mod defaults {
+    pub fn include_deleted() -> bool {
+        true
+    }
+    pub fn page_size() -> u32 {
+        1000
+    }
+    pub fn events_lookback_minutes() -> u32 {
+        10
+    }
+    pub fn max_concurrency() -> usize {
+        4
+    }
+    pub fn checkpoint_interval() -> u64 {
+        10_000
+    }
+    pub fn request_timeout_seconds() -> u64 {
+        120
+    }
+    pub fn connect_timeout_seconds() -> u64 {
+        10
+    }
+    pub fn max_retries() -> u32 {
+        8
+    }
+    pub fn max_retry_seconds() -> u64 {
+        600
+    }
+}
+
+fn deserialize_base_url<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Url, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    parse_base_url(&raw).map_err(serde::de::Error::custom)
+}
+
+/// Parses the base URL and strips a trailing `/v1` or slash, so that both
+/// `https://api.example.com` and `https://api.example.com/v1/` work.
+fn parse_base_url(raw: &str) -> std::result::Result<Url, String> {
+    let mut url = Url::parse(raw.trim()).map_err(|e| format!("base_url is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(
+            "base_url must start with https:// (or http:// for a local test server)".into(),
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("base_url must not have a query or fragment".into());
+    }
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/v1").unwrap_or(path).to_owned();
+    url.set_path(&path);
+    Ok(url)
+}
+
+impl Config {
+    /// Reads, validates and parses the config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let value = read_json_file(path, "config")?;
+        Config::from_value(&value)
+    }
+
+    /// Validates `value` against the spec, then parses it.
+    pub fn from_value(value: &Value) -> Result<Config> {
+        validate_against_spec(value)?;
+        // Validation already caught wrong types, so a failure here is a
+        // value the schema cannot express (an invalid URL, say). Its
+        // message names the field; serde's own text could quote a value,
+        // so only our own messages are used.
+        Config::deserialize(value).map_err(|e| {
+            let text = e.to_string();
+            let safe = if text.starts_with("base_url") {
+                text
+            } else {
+                "the config has a value of the wrong shape".to_owned()
+            };
+            Error::config(format!("Invalid config: {safe}."))
+        })
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds)
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_seconds)
+    }
+
+    /// The lookback for order events, never below the API's 5-minute
+    /// visibility delay.
+    pub fn events_lookback(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.events_lookback_minutes.max(5)))
+    }
+}
+
+/// Reads a JSON file given on the command line. Errors are `config_error`s
+/// that name the file and the position of a syntax error, never its content.
+pub fn read_json_file(path: &Path, what: &str) -> Result<Value> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::config(format!(
+            "Could not read the {what} file {}: {e}.",
+            path.display()
+        ))
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::config(format!(
+            "The {what} file {} is empty.",
+            path.display()
+        )));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::config(format!(
+            "The {what} file {} is not valid JSON: {} at line {}, column {}.",
+            path.display(),
+            match e.classify() {
+                serde_json::error::Category::Eof => "it ends early",
+                _ => "syntax error",
+            },
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+fn connection_specification() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let spec: Value = serde_json::from_str(SPEC_JSON).expect("specs/spec.json is valid JSON");
+        spec["connectionSpecification"].clone()
+    })
+}
+
+/// Checks `value` against the spec's `connectionSpecification`. Messages name
+/// the field (`credentials.api_key`) and what is wrong, with values masked.
+fn validate_against_spec(value: &Value) -> Result<()> {
+    let schema = connection_specification();
+    if !value.is_object() {
+        return Err(Error::config(
+            "Invalid config: it must be a JSON object with base_url and credentials.",
+        ));
+    }
+    let mut problems = schema_problems(schema, value, "");
+    // A failed oneOf says little. Validate the credentials against the branch
+    // their auth_type selects instead, and say what that branch is missing.
+    if let Some(credentials) = value.get("credentials") {
+        problems.retain(|p| !p.starts_with("credentials"));
+        problems.extend(credential_problems(schema, credentials));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "Invalid config: {}.",
+            problems.join("; ")
+        )))
+    }
+}
+
+fn credential_problems(schema: &Value, credentials: &Value) -> Vec<String> {
+    let branches = schema["properties"]["credentials"]["oneOf"]
+        .as_array()
+        .expect("the spec's credentials property is a oneOf");
+    let auth_type = credentials.get("auth_type").and_then(Value::as_str);
+    let allowed: Vec<&str> = branches
+        .iter()
+        .filter_map(|b| b["properties"]["auth_type"]["const"].as_str())
+        .collect();
+    let Some(auth_type) = auth_type else {
+        return vec![format!(
+            "credentials.auth_type is required: one of {}",
+            allowed.join(", ")
+        )];
+    };
+    match branches
+        .iter()
+        .find(|b| b["properties"]["auth_type"]["const"] == auth_type)
+    {
+        Some(branch) => schema_problems(branch, credentials, "credentials"),
+        None => vec![format!(
+            "credentials.auth_type must be one of {}",
+            allowed.join(", ")
+        )],
+    }
+}
+
+fn schema_problems(schema: &Value, value: &Value, prefix: &str) -> Vec<String> {
+    let validator = jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .expect("the spec is a valid draft-07 schema");
+    validator
+        .iter_errors(value)
+        .map(|error| {
+            let mut field = prefix.to_owned();
+            for segment in error.instance_path().iter() {
+                let segment = match segment {
+                    jsonschema::paths::LocationSegment::Property(p) => p.to_string(),
+                    jsonschema::paths::LocationSegment::Index(i) => i.to_string(),
+                };
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.push_str(&segment);
+            }
+            let what = error.masked_with("the value").to_string();
+            if field.is_empty() {
+                what
+            } else {
+                format!("{field}: {what}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn valid() -> Value {
+        json!({
+            "base_url": "https://api.shop.example.com",
+            "credentials": {"auth_type": "api_key", "api_key": "sk_live_abc"}
+        })
+    }
+
+    fn error_of(value: Value) -> Error {
+        Config::from_value(&value).unwrap_err()
+    }
+
+    #[test]
+    fn a_minimal_config_gets_the_spec_defaults() {
+        let config = Config::from_value(&valid()).unwrap();
+        assert_eq!(config.page_size, 1000);
+        assert!(config.include_deleted);
+        assert_eq!(config.events_lookback_minutes, 10);
+        assert_eq!(config.checkpoint_interval, 10_000);
+        assert!(config.start_date.is_none());
+        assert!(config.requests_per_second.is_none());
+    }
+
+    #[test]
+    fn base_url_may_end_with_v1_or_a_slash() {
+        for raw in [
+            "https://api.example.com",
+            "https://api.example.com/",
+            "https://api.example.com/v1",
+            "https://api.example.com/v1/",
+        ] {
+            assert_eq!(
+                parse_base_url(raw).unwrap().as_str(),
+                "https://api.example.com/"
+            );
+        }
+    }
+
+    #[test]
+    fn start_date_accepts_any_offset_and_is_kept_in_utc() {
+        let mut config = valid();
+        config["start_date"] = json!("2024-03-01T12:00:00+02:00");
+        let config = Config::from_value(&config).unwrap();
+        assert_eq!(
+            config.start_date.unwrap().to_rfc3339(),
+            "2024-03-01T10:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn a_missing_credential_field_is_named() {
+        let error = error_of(json!({
+            "base_url": "https://api.example.com",
+            "credentials": {"auth_type": "oauth2_client_credentials", "client_id": "abc"}
+        }));
+        assert_eq!(error.failure_type(), crate::protocol::FailureType::Config);
+        assert!(
+            error.message().contains("client_secret"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn an_unknown_auth_type_lists_the_known_ones() {
+        let error = error_of(json!({
+            "base_url": "https://api.example.com",
+            "credentials": {"auth_type": "password"}
+        }));
+        assert!(
+            error
+                .message()
+                .contains("api_key, oauth2_client_credentials, signed_token"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn a_page_size_out_of_range_names_the_field() {
+        let mut config = valid();
+        config["page_size"] = json!(5000);
+        let error = error_of(config);
+        assert!(error.message().contains("page_size"), "{}", error.message());
+    }
+
+    #[test]
+    fn a_lookback_below_the_visibility_delay_is_rejected() {
+        let mut config = valid();
+        config["events_lookback_minutes"] = json!(2);
+        assert!(
+            error_of(config)
+                .message()
+                .contains("events_lookback_minutes")
+        );
+    }
+
+    #[test]
+    fn a_malformed_start_date_names_the_field() {
+        let mut config = valid();
+        config["start_date"] = json!("yesterday");
+        assert!(error_of(config).message().contains("start_date"));
+    }
+
+    #[test]
+    fn errors_never_quote_a_secret_of_the_wrong_type() {
+        let error = error_of(json!({
+            "base_url": "https://api.example.com",
+            "credentials": {"auth_type": "api_key", "api_key": 918273645}
+        }));
+        assert!(
+            error.message().contains("credentials.api_key"),
+            "{}",
+            error.message()
+        );
+        assert!(
+            !error.message().contains("918273645"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn a_non_http_base_url_says_what_is_expected() {
+        let mut config = valid();
+        config["base_url"] = json!("ftp://api.example.com");
+        assert!(error_of(config).message().contains("base_url"));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let config = Config::from_value(&valid()).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("sk_live_abc"), "{debug}");
+        assert!(debug.contains("***"));
+    }
+}

@@ -1,0 +1,88 @@
+//! What went wrong with a request, and how the platform should see it.
+
+use std::fmt;
+
+use crate::error::Error;
+use crate::protocol::FailureType;
+
+/// An error answer (or no answer) from the API, with the details that go into
+/// `internal_message`. Never holds a secret: URLs are reduced to their path
+/// and request headers are not kept.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// `GET /v1/orders` and the like, without the query string.
+    pub request: String,
+    /// The HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    /// The API's error code from `{"error": {"code": ...}}`, if the body had one.
+    pub code: Option<String>,
+    /// The API's message, or a description of the transport failure.
+    pub detail: String,
+    /// The `X-Request-Id` of the answer, for the API vendor's support.
+    pub request_id: Option<String>,
+    /// Whether the body looked like HTML (a proxy or a website answered).
+    pub html: bool,
+}
+
+impl ApiError {
+    /// `503 unavailable` / `timeout` and so on: the short form for logs.
+    pub fn summary(&self) -> String {
+        match (self.status, &self.code) {
+            (Some(status), Some(code)) => format!("{status} {code}"),
+            (Some(status), None) if self.html => format!("{status} with an HTML body"),
+            (Some(status @ 200..=299), None) => format!("{status} with an unusable body"),
+            (Some(status), None) => status.to_string(),
+            (None, _) => self.detail.clone(),
+        }
+    }
+
+    /// The details for `internal_message`.
+    pub fn internal(&self) -> String {
+        let mut text = format!("{}: {}", self.request, self.summary());
+        if self.status.is_some() && !self.detail.is_empty() {
+            text.push_str(&format!(" ({})", self.detail));
+        }
+        if let Some(id) = &self.request_id {
+            text.push_str(&format!("; X-Request-Id {id}"));
+        }
+        text
+    }
+
+    /// Turns this into the connector's error with a person-facing message.
+    pub fn into_error(self, failure_type: FailureType, message: impl Into<String>) -> Error {
+        Error::new(failure_type, message).with_internal(self.internal())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.internal())
+    }
+}
+
+/// A response body that could not be used: cut off, not JSON, or not the
+/// shape the contract describes.
+#[derive(Debug, Clone)]
+pub struct BodyError(pub String);
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<serde_json::Error> for BodyError {
+    fn from(e: serde_json::Error) -> Self {
+        // serde_json's syntax errors name a position, never the content.
+        let what = match e.classify() {
+            serde_json::error::Category::Eof => "the body ends early (cut off)",
+            serde_json::error::Category::Syntax => "the body is not valid JSON",
+            _ => "the body does not have the documented shape",
+        };
+        BodyError(format!(
+            "{what} at line {}, column {}",
+            e.line(),
+            e.column()
+        ))
+    }
+}

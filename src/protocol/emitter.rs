@@ -1,0 +1,292 @@
+//! The one owner of stdout.
+//!
+//! Every message goes through a bounded channel to a single writer thread
+//! that holds a `BufWriter` on stdout. Producers (stream tasks) serialize their
+//! records themselves, in parallel, and hand over whole pages as bytes; the
+//! bounded channel is the back-pressure that keeps memory flat when the
+//! platform reads stdout slowly. The writer counts the records of each stream
+//! so that every STATE carries an exact `sourceStats.recordCount`, whatever
+//! order the producers' messages arrive in.
+
+use std::io::{self, BufWriter, Write};
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+
+use super::messages::{
+    ErrorTrace, LogLevel, LogMessage, Message, StateMessage, StreamDescriptor, TraceBody,
+    TraceMessage,
+};
+use crate::error::Error;
+
+/// The index of a stream in the read plan; cheap to copy into every batch.
+pub type StreamId = usize;
+
+/// What producers send to the writer.
+#[derive(Debug)]
+pub enum Output {
+    /// Serialized RECORD lines, newline-terminated, all of one stream.
+    Records {
+        stream: StreamId,
+        count: u64,
+        bytes: Vec<u8>,
+    },
+    /// A checkpoint of one stream; the writer adds the record count and
+    /// flushes stdout after it.
+    State {
+        stream: StreamId,
+        blob: serde_json::Value,
+    },
+    /// Any other message, already serialized as one line (no newline).
+    Line(Vec<u8>),
+}
+
+/// A handle to stdout. Clone it freely: all clones feed the same writer.
+#[derive(Clone)]
+pub struct Emitter {
+    tx: mpsc::Sender<Output>,
+    level: LogLevel,
+}
+
+/// Owns the writer thread; [`EmitterHandle::finish`] flushes and joins it.
+pub struct EmitterHandle {
+    thread: JoinHandle<io::Result<()>>,
+}
+
+/// How many batches may wait for the writer. A batch is at most one page
+/// (up to 1000 records), so this bounds buffered output to a few MB.
+const CHANNEL_CAPACITY: usize = 8;
+
+impl Emitter {
+    /// Starts the writer thread on `out` with the names of the streams that
+    /// [`StreamId`]s refer to.
+    pub fn start<W: Write + Send + 'static>(
+        out: W,
+        stream_names: Vec<String>,
+        level: LogLevel,
+    ) -> (Emitter, EmitterHandle) {
+        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("stdout-writer".into())
+            .spawn(move || write_all(rx, BufWriter::with_capacity(1 << 16, out), stream_names))
+            .expect("spawning the stdout writer thread");
+        (Emitter { tx, level }, EmitterHandle { thread })
+    }
+
+    /// Starts a writer on the process's stdout.
+    pub fn stdout(stream_names: Vec<String>, level: LogLevel) -> (Emitter, EmitterHandle) {
+        Self::start(io::stdout(), stream_names, level)
+    }
+
+    /// Whether LOG messages of `level` are written.
+    pub fn enabled(&self, level: LogLevel) -> bool {
+        level <= self.level
+    }
+
+    /// Sends one output, waiting while the writer is behind.
+    pub async fn send(&self, output: Output) {
+        // The writer only stops after every sender is gone, or when stdout is
+        // closed; in the latter case there is nobody left to tell.
+        let _ = self.tx.send(output).await;
+    }
+
+    /// Serializes and sends any message other than a record or a state.
+    pub async fn message(&self, message: &Message<'_>) {
+        self.send(Output::Line(to_line(message))).await;
+    }
+
+    /// Like [`Emitter::message`], for code that runs outside the async runtime.
+    pub fn message_blocking(&self, message: &Message<'_>) {
+        let _ = self.tx.blocking_send(Output::Line(to_line(message)));
+    }
+
+    /// Writes a LOG message if `level` is enabled.
+    pub async fn log(&self, level: LogLevel, message: impl AsRef<str>) {
+        if level <= self.level {
+            self.message(&log_message(level, message.as_ref())).await;
+        }
+    }
+
+    /// Writes `error` as an ERROR trace, optionally tied to a stream.
+    pub async fn error(&self, error: &Error, stream: Option<&str>) {
+        self.message(&error_trace(error, stream)).await;
+    }
+
+    /// [`Emitter::error`] for code outside the async runtime.
+    pub fn error_blocking(&self, error: &Error, stream: Option<&str>) {
+        self.message_blocking(&error_trace(error, stream));
+    }
+}
+
+fn log_message(level: LogLevel, message: &str) -> Message<'_> {
+    Message::Log {
+        log: LogMessage { level, message },
+    }
+}
+
+fn error_trace<'a>(error: &'a Error, stream: Option<&'a str>) -> Message<'a> {
+    Message::Trace {
+        trace: TraceMessage::new(TraceBody::Error {
+            error: ErrorTrace {
+                message: error.message(),
+                internal_message: error.internal(),
+                failure_type: error.failure_type(),
+                stream_descriptor: stream.map(|name| StreamDescriptor { name }),
+            },
+        }),
+    }
+}
+
+fn to_line(message: &Message<'_>) -> Vec<u8> {
+    // Our message types hold nothing that can fail to serialize.
+    serde_json::to_vec(message).expect("protocol messages always serialize")
+}
+
+impl EmitterHandle {
+    /// Waits until every [`Emitter`] clone is dropped and all output is
+    /// written and flushed.
+    pub fn finish(self) -> io::Result<()> {
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("stdout writer panicked")))
+    }
+}
+
+fn write_all<W: Write>(
+    mut rx: mpsc::Receiver<Output>,
+    mut out: BufWriter<W>,
+    stream_names: Vec<String>,
+) -> io::Result<()> {
+    let mut since_state = vec![0u64; stream_names.len()];
+    while let Some(output) = rx.blocking_recv() {
+        match output {
+            Output::Records {
+                stream,
+                count,
+                bytes,
+            } => {
+                since_state[stream] += count;
+                out.write_all(&bytes)?;
+            }
+            Output::State { stream, blob } => {
+                let message = Message::State {
+                    state: StateMessage::stream(&stream_names[stream], &blob, since_state[stream]),
+                };
+                serde_json::to_writer(&mut out, &message)?;
+                out.write_all(b"\n")?;
+                // A state is a promise to the platform: make it durable now.
+                out.flush()?;
+                since_state[stream] = 0;
+            }
+            Output::Line(line) => {
+                out.write_all(&line)?;
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A `Write` whose contents the test can read after the writer finishes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn lines(captured: &Captured) -> Vec<serde_json::Value> {
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn state_counts_the_records_of_its_stream_since_the_previous_state() {
+        let captured = Captured::default();
+        let (emitter, handle) = Emitter::start(
+            captured.clone(),
+            vec!["a".into(), "b".into()],
+            LogLevel::Info,
+        );
+        let record = |stream: StreamId, name: &str| {
+            Output::Records {
+            stream,
+            count: 1,
+            bytes: format!(
+                "{{\"type\":\"RECORD\",\"record\":{{\"stream\":\"{name}\",\"data\":{{}},\"emitted_at\":1}}}}\n"
+            )
+            .into_bytes(),
+        }
+        };
+        emitter.send(record(0, "a")).await;
+        emitter.send(record(1, "b")).await;
+        emitter.send(record(0, "a")).await;
+        emitter
+            .send(Output::State {
+                stream: 0,
+                blob: serde_json::json!({}),
+            })
+            .await;
+        emitter
+            .send(Output::State {
+                stream: 0,
+                blob: serde_json::json!({}),
+            })
+            .await;
+        emitter
+            .send(Output::State {
+                stream: 1,
+                blob: serde_json::json!({}),
+            })
+            .await;
+        drop(emitter);
+        handle.finish().unwrap();
+
+        let counts: Vec<(String, f64)> = lines(&captured)
+            .iter()
+            .filter(|m| m["type"] == "STATE")
+            .map(|m| {
+                (
+                    m["state"]["stream"]["stream_descriptor"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    m["state"]["sourceStats"]["recordCount"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            counts,
+            vec![("a".into(), 2.0), ("a".into(), 0.0), ("b".into(), 1.0)]
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_above_the_chosen_level_are_not_written() {
+        let captured = Captured::default();
+        let (emitter, handle) = Emitter::start(captured.clone(), vec![], LogLevel::Info);
+        emitter.log(LogLevel::Debug, "hidden").await;
+        emitter.log(LogLevel::Warn, "shown").await;
+        drop(emitter);
+        handle.finish().unwrap();
+        let lines = lines(&captured);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["log"]["message"], "shown");
+        assert_eq!(lines[0]["log"]["level"], "WARN");
+    }
+}

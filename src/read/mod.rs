@@ -1,0 +1,366 @@
+//! `read`: the configured streams, concurrently, each from its state.
+//!
+//! Every input (config, catalog, state) is checked before the first request,
+//! so a bad one is a `config_error` without side effects. Credentials are
+//! verified once up front. Then each stream runs as its own task; a global
+//! semaphore (`max_concurrency`) bounds the pages in flight across all of
+//! them, and the bounded channel of the [`Emitter`] bounds the output
+//! waiting for stdout, so memory stays flat whatever the volume.
+
+mod id_ordered;
+mod keyset;
+mod page_numbers;
+mod records;
+mod sliced;
+mod slices;
+mod time_window;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::{ApiClient, ApiRequest, BodyError};
+use crate::protocol::{
+    ConfiguredCatalog, Emitter, EstimateTrace, LogLevel, Message, StreamDescriptor, StreamId,
+    StreamStatus, StreamStatusTrace, SyncMode, TraceBody, TraceMessage,
+};
+use crate::state::{InputState, StreamState};
+use crate::streams::{self, StreamDef, Walk};
+
+pub use slices::{SECOND, floor_second};
+
+/// A stream the catalog asks for, with its input state.
+#[derive(Debug)]
+pub struct PlannedStream {
+    pub def: &'static StreamDef,
+    pub mode: SyncMode,
+    pub state: Option<StreamState>,
+}
+
+/// Checks the catalog and the state against the streams this source has.
+pub fn plan(catalog: &ConfiguredCatalog, state: &InputState) -> Result<Vec<PlannedStream>> {
+    let mut seen = HashSet::new();
+    let mut planned = Vec::with_capacity(catalog.streams.len());
+    for configured in &catalog.streams {
+        let name = configured.stream.name.as_str();
+        let def = streams::find(name).ok_or_else(|| {
+            let known: Vec<&str> = streams::ALL.iter().map(|s| s.name).collect();
+            Error::config(format!(
+                "The catalog asks for stream \"{name}\", which this source does not have (it has {}). Refresh the source schema and update the connection.",
+                known.join(", ")
+            ))
+        })?;
+        if !seen.insert(name) {
+            return Err(Error::config(format!(
+                "The catalog lists stream \"{name}\" twice; keep one."
+            )));
+        }
+        planned.push(PlannedStream {
+            def,
+            mode: configured.sync_mode,
+            state: state.stream(name)?,
+        });
+    }
+    Ok(planned)
+}
+
+/// The part of a read that every stream shares.
+pub struct ReadContext {
+    pub client: ApiClient,
+    pub emitter: Emitter,
+    pub config: Config,
+    /// Pages in flight across all streams.
+    permits: Arc<Semaphore>,
+    /// The upper bound of every window: records updated later wait for the
+    /// next sync, so that the sync ends while the shop keeps writing.
+    pub upper: DateTime<Utc>,
+}
+
+/// One stream being read.
+pub struct StreamRun {
+    pub ctx: Arc<ReadContext>,
+    pub def: &'static StreamDef,
+    pub id: StreamId,
+    pub mode: SyncMode,
+    pub state: Option<StreamState>,
+}
+
+/// How a stream's read ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamOutcome {
+    Complete,
+    /// 403: the credentials may not read it; the others go on.
+    Forbidden,
+    Failed,
+}
+
+/// Reads `planned` streams; returns each one's outcome, in catalog order.
+pub async fn run(
+    config: Config,
+    planned: Vec<PlannedStream>,
+    emitter: Emitter,
+) -> Result<Vec<StreamOutcome>> {
+    let client = ApiClient::new(&config, emitter.clone())?;
+    client.verify_credentials().await?;
+    let upper = upper_bound(Utc::now(), client.server_time().await.map(DateTime::from));
+    emitter
+        .log(
+            LogLevel::Info,
+            format!(
+                "reading {} stream(s) up to {}",
+                planned.len(),
+                slices::api_instant(upper)
+            ),
+        )
+        .await;
+    let ctx = Arc::new(ReadContext {
+        permits: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
+        client,
+        emitter,
+        config,
+        upper,
+    });
+
+    let mut tasks = Vec::with_capacity(planned.len());
+    for (id, stream) in planned.into_iter().enumerate() {
+        let run = Arc::new(StreamRun {
+            ctx: ctx.clone(),
+            def: stream.def,
+            id,
+            mode: stream.mode,
+            state: stream.state,
+        });
+        run.status(StreamStatus::Started).await;
+        tasks.push(tokio::spawn(read_stream(run)));
+    }
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(task.await.unwrap_or(StreamOutcome::Failed));
+    }
+    Ok(outcomes)
+}
+
+/// The latest instant a sync reads: a second before now (by the API's clock
+/// when it tells it, else ours), so that no record of the current second
+/// can appear after the sync read past it.
+fn upper_bound(now: DateTime<Utc>, server_now: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    floor_second(now.min(server_now.unwrap_or(now))) - SECOND
+}
+
+async fn read_stream(run: Arc<StreamRun>) -> StreamOutcome {
+    let result = match run.def.walk {
+        Walk::IdOrderedPages => id_ordered::read(&run).await,
+        Walk::Keyset { .. } | Walk::TimeWindowPages { .. } => sliced::read(run.clone()).await,
+    };
+    match result {
+        Ok(()) => {
+            run.status(StreamStatus::Complete).await;
+            StreamOutcome::Complete
+        }
+        Err(error) if error.status() == Some(403) => {
+            run.log(
+                LogLevel::Warn,
+                format!("skipped: {} Other streams go on.", error.message()),
+            )
+            .await;
+            run.status(StreamStatus::Incomplete).await;
+            StreamOutcome::Forbidden
+        }
+        Err(error) => {
+            let error = error.context(format!("Stream {}", run.def.name));
+            run.ctx.emitter.error(&error, Some(run.def.name)).await;
+            run.status(StreamStatus::Incomplete).await;
+            StreamOutcome::Failed
+        }
+    }
+}
+
+impl StreamRun {
+    /// The list request with what every request of this stream carries.
+    pub fn list_request(&self) -> ApiRequest<'static> {
+        let request = ApiRequest::new(self.def.path);
+        if self.def.soft_deletes && self.ctx.config.include_deleted {
+            request.param("include_deleted", "true")
+        } else {
+            request
+        }
+    }
+
+    pub fn page_size(&self) -> u32 {
+        self.ctx.config.page_size
+    }
+
+    /// An empty batch of this stream's records.
+    pub fn batch(&self, body_len: usize) -> records::Batch {
+        records::Batch::new(self.id, self.def.name, body_len)
+    }
+
+    /// Whether a record with this cursor is within `start_date`.
+    pub fn wanted(&self, cursor: DateTime<Utc>) -> bool {
+        self.ctx
+            .config
+            .start_date
+            .is_none_or(|start| cursor >= start)
+    }
+
+    /// GETs `request` and parses the body with `parse` (inside the retry loop).
+    pub async fn get<T>(
+        &self,
+        request: &ApiRequest<'_>,
+        mut parse: impl FnMut(&[u8]) -> std::result::Result<T, BodyError>,
+    ) -> Result<T> {
+        self.ctx
+            .client
+            .get(request, Some(self.def.name), |response| {
+                parse(&response.body)
+            })
+            .await
+    }
+
+    /// Like [`StreamRun::get`], also handing `X-Total-Count` to `parse`.
+    pub async fn get_with_total<T>(
+        &self,
+        request: &ApiRequest<'_>,
+        mut parse: impl FnMut(&[u8], Option<u64>) -> std::result::Result<T, BodyError>,
+    ) -> Result<T> {
+        self.ctx
+            .client
+            .get(request, Some(self.def.name), |response| {
+                parse(&response.body, response.total_count)
+            })
+            .await
+    }
+
+    /// A permit to have one page in flight.
+    pub async fn permit(&self) -> Result<OwnedSemaphorePermit> {
+        self.ctx
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::system("The read was shut down."))
+    }
+
+    pub async fn log(&self, level: LogLevel, message: impl AsRef<str>) {
+        self.ctx
+            .emitter
+            .log(level, format!("{}: {}", self.def.name, message.as_ref()))
+            .await;
+    }
+
+    pub async fn status(&self, status: StreamStatus) {
+        self.ctx
+            .emitter
+            .message(&Message::Trace {
+                trace: TraceMessage::new(TraceBody::StreamStatus {
+                    stream_status: StreamStatusTrace {
+                        stream_descriptor: StreamDescriptor {
+                            name: self.def.name,
+                        },
+                        status,
+                        reasons: Vec::new(),
+                    },
+                }),
+            })
+            .await;
+    }
+
+    /// The first answer is in: an ESTIMATE from `X-Total-Count`, and RUNNING.
+    pub async fn started_reading(&self, total: Option<u64>) {
+        if let Some(total) = total {
+            self.ctx
+                .emitter
+                .message(&Message::Trace {
+                    trace: TraceMessage::new(TraceBody::Estimate {
+                        estimate: EstimateTrace {
+                            name: self.def.name,
+                            estimate_type: "STREAM",
+                            row_estimate: total,
+                        },
+                    }),
+                })
+                .await;
+        }
+        self.status(StreamStatus::Running).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn catalog(streams: &[(&str, &str)]) -> ConfiguredCatalog {
+        serde_json::from_value(json!({
+            "streams": streams.iter().map(|(name, mode)| json!({
+                "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+                "sync_mode": mode,
+                "destination_sync_mode": "append"
+            })).collect::<Vec<_>>()
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_plan_keeps_catalog_order() {
+        let planned = plan(
+            &catalog(&[("orders", "incremental"), ("customers", "full_refresh")]),
+            &InputState::default(),
+        )
+        .unwrap();
+        let names: Vec<&str> = planned.iter().map(|p| p.def.name).collect();
+        assert_eq!(names, ["orders", "customers"]);
+        assert_eq!(planned[0].mode, SyncMode::Incremental);
+    }
+
+    #[test]
+    fn an_unknown_stream_is_a_config_error_listing_the_known_ones() {
+        let error = plan(
+            &catalog(&[("invoices", "full_refresh")]),
+            &InputState::default(),
+        )
+        .unwrap_err();
+        assert_eq!(error.failure_type(), crate::protocol::FailureType::Config);
+        assert!(error.message().contains("invoices"));
+        assert!(
+            error
+                .message()
+                .contains("customers, products, orders, order_events")
+        );
+    }
+
+    #[test]
+    fn a_stream_listed_twice_is_a_config_error() {
+        assert!(
+            plan(
+                &catalog(&[("orders", "full_refresh"), ("orders", "incremental")]),
+                &InputState::default()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn an_unusable_state_of_a_selected_stream_fails_the_plan() {
+        let state = InputState::from_value(json!({"orders": {"cursor": 7}})).unwrap();
+        assert!(plan(&catalog(&[("orders", "incremental")]), &state).is_err());
+    }
+
+    #[test]
+    fn the_upper_bound_is_a_whole_second_in_the_past_by_the_earlier_clock() {
+        let now: DateTime<Utc> = "2024-05-01T10:00:00.700Z".parse().unwrap();
+        let server: DateTime<Utc> = "2024-05-01T09:59:58.200Z".parse().unwrap();
+        assert_eq!(
+            upper_bound(now, Some(server)),
+            "2024-05-01T09:59:57Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            upper_bound(now, None),
+            "2024-05-01T09:59:59Z".parse::<DateTime<Utc>>().unwrap()
+        );
+    }
+}

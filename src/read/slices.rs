@@ -1,0 +1,301 @@
+//! Windows and slices of time-ordered streams, and the checkpoints they allow.
+//!
+//! A sync reads the records whose cursor lies in a window `(lo, hi]`: `lo`
+//! comes from the state (or `start_date`), `hi` is fixed when the sync starts,
+//! so a sync always ends while the shop keeps writing. A long window is cut
+//! into slices walked in parallel. The stream's checkpoint may only claim
+//! what is certain: every slice before it finished, and the safe position
+//! inside the first unfinished one. Records of later slices may already be
+//! out; a sync resumed from the checkpoint reads them again (at-least-once).
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use tokio::sync::Mutex;
+
+use super::records::Batch;
+use crate::protocol::{Emitter, Output, StreamId, SyncMode};
+use crate::state::{Resume, StreamState};
+
+/// One second, the API's timestamp precision.
+pub const SECOND: TimeDelta = TimeDelta::seconds(1);
+
+/// The instant truncated to whole seconds.
+pub fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(SECOND).unwrap_or(t)
+}
+
+/// The instant rounded up to whole seconds.
+pub fn ceil_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = floor_second(t);
+    if floor == t { t } else { floor + SECOND }
+}
+
+/// An instant as the API takes it: RFC 3339 in UTC.
+pub fn api_instant(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// Records with `lo < cursor <= hi`; `lo = None` means from the beginning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    pub lo: Option<DateTime<Utc>>,
+    pub hi: DateTime<Utc>,
+}
+
+/// Cuts `(lo, hi]` into at most `parts` slices of equal length, on whole
+/// seconds, so that no second is split between two slices.
+pub fn split(lo: DateTime<Utc>, hi: DateTime<Utc>, parts: usize) -> Vec<Slice> {
+    let span = (hi - lo).num_seconds();
+    let parts = (parts.max(1) as i64).min(span.max(1));
+    let mut slices = Vec::with_capacity(parts as usize);
+    let mut start = lo;
+    for i in 1..=parts {
+        let end = if i == parts {
+            hi
+        } else {
+            lo + TimeDelta::seconds(span * i / parts)
+        };
+        slices.push(Slice {
+            lo: Some(start),
+            hi: end,
+        });
+        start = end;
+    }
+    slices
+}
+
+/// The checkpoints of one time-ordered stream read in slices.
+pub struct SliceTracker {
+    emitter: Emitter,
+    stream: StreamId,
+    mode: SyncMode,
+    interval: u64,
+    progress: Mutex<Progress>,
+}
+
+struct Progress {
+    slices: Vec<SliceProgress>,
+    /// The cursor already certain before this sync (the input state).
+    baseline: Option<DateTime<Utc>>,
+    /// The cursor of the last checkpoint written.
+    claimed: Option<DateTime<Utc>>,
+    /// The latest cursor among the records emitted.
+    newest: Option<DateTime<Utc>>,
+    since_checkpoint: u64,
+}
+
+struct SliceProgress {
+    hi: DateTime<Utc>,
+    safe: Option<DateTime<Utc>>,
+    done: bool,
+}
+
+impl Progress {
+    /// The latest instant at or before which every record was emitted.
+    fn certain(&self) -> Option<DateTime<Utc>> {
+        let mut certain = self.baseline;
+        for slice in &self.slices {
+            if slice.done {
+                certain = certain.max(Some(slice.hi));
+            } else {
+                return certain.max(slice.safe);
+            }
+        }
+        certain
+    }
+}
+
+impl SliceTracker {
+    /// `baseline` is what the input state already claims.
+    pub fn new(
+        emitter: Emitter,
+        stream: StreamId,
+        mode: SyncMode,
+        interval: u64,
+        baseline: Option<DateTime<Utc>>,
+        slices: &[Slice],
+    ) -> Self {
+        SliceTracker {
+            emitter,
+            stream,
+            mode,
+            interval: interval.max(1),
+            progress: Mutex::new(Progress {
+                slices: slices
+                    .iter()
+                    .map(|s| SliceProgress {
+                        hi: s.hi,
+                        safe: None,
+                        done: false,
+                    })
+                    .collect(),
+                baseline,
+                claimed: baseline,
+                newest: None,
+                since_checkpoint: 0,
+            }),
+        }
+    }
+
+    /// Emits a page of records of `slice`, then records that every record
+    /// of the slice at or before `safe` is out, and checkpoints if due.
+    pub async fn emit(
+        &self,
+        slice: usize,
+        batch: Batch,
+        safe: Option<DateTime<Utc>>,
+        newest: Option<DateTime<Utc>>,
+    ) {
+        let count = batch.count();
+        if count > 0 {
+            // Records go out before the progress that covers them is noted,
+            // so no checkpoint can precede its records.
+            self.emitter.send(batch.into_output()).await;
+        }
+        let mut progress = self.progress.lock().await;
+        let entry = &mut progress.slices[slice];
+        entry.safe = entry.safe.max(safe);
+        progress.newest = progress.newest.max(newest);
+        progress.since_checkpoint += count;
+        self.checkpoint_if_due(&mut progress).await;
+    }
+
+    /// Marks `slice` as read to its end.
+    pub async fn finish_slice(&self, slice: usize) {
+        let mut progress = self.progress.lock().await;
+        progress.slices[slice].done = true;
+        self.checkpoint_if_due(&mut progress).await;
+    }
+
+    async fn checkpoint_if_due(&self, progress: &mut Progress) {
+        if progress.since_checkpoint < self.interval {
+            return;
+        }
+        let certain = progress.certain();
+        // Never repeat a checkpoint: only a cursor that moved is written.
+        if certain > progress.claimed {
+            progress.claimed = certain;
+            progress.since_checkpoint = 0;
+            let state = self.state_at(certain);
+            self.send_state(state).await;
+        }
+    }
+
+    /// Writes the stream's final state, after every slice finished.
+    pub async fn finish(&self) {
+        let progress = self.progress.lock().await;
+        let state = match self.mode {
+            // Every record up to `hi` is out, but the cursor claims only the
+            // newest record seen (or what was claimed before), so a sync
+            // that finds nothing new leaves the state as it was.
+            SyncMode::Incremental => StreamState {
+                cursor: progress.claimed.max(progress.newest),
+                resume: None,
+            },
+            // A completed full refresh starts over next time.
+            SyncMode::FullRefresh => StreamState::default(),
+        };
+        self.send_state(state).await;
+    }
+
+    fn state_at(&self, cursor: Option<DateTime<Utc>>) -> StreamState {
+        match self.mode {
+            SyncMode::Incremental => StreamState {
+                cursor,
+                resume: None,
+            },
+            SyncMode::FullRefresh => StreamState {
+                cursor: None,
+                resume: Some(Resume {
+                    after: cursor,
+                    ..Resume::default()
+                }),
+            },
+        }
+    }
+
+    async fn send_state(&self, state: StreamState) {
+        self.emitter
+            .send(Output::State {
+                stream: self.stream,
+                blob: state.to_value(),
+            })
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn split_covers_the_window_without_gaps_on_whole_seconds() {
+        let slices = split(t("2024-01-01T00:00:00Z"), t("2024-01-01T00:00:10Z"), 3);
+        assert_eq!(slices.len(), 3);
+        assert_eq!(slices[0].lo, Some(t("2024-01-01T00:00:00Z")));
+        for pair in slices.windows(2) {
+            assert_eq!(Some(pair[0].hi), pair[1].lo);
+        }
+        assert_eq!(slices[2].hi, t("2024-01-01T00:00:10Z"));
+        assert!(slices.iter().all(|s| s.hi == floor_second(s.hi)));
+    }
+
+    #[test]
+    fn split_never_cuts_a_window_shorter_than_its_parts_below_one_second() {
+        let slices = split(t("2024-01-01T00:00:00Z"), t("2024-01-01T00:00:02Z"), 8);
+        assert_eq!(slices.len(), 2);
+    }
+
+    #[test]
+    fn ceil_and_floor_round_to_whole_seconds() {
+        let t = t("2024-01-01T00:00:00.5Z");
+        assert_eq!(api_instant(floor_second(t)), "2024-01-01T00:00:00Z");
+        assert_eq!(api_instant(ceil_second(t)), "2024-01-01T00:00:01Z");
+    }
+
+    fn progress(slices: &[(bool, Option<&str>)], baseline: Option<&str>) -> Progress {
+        Progress {
+            slices: slices
+                .iter()
+                .enumerate()
+                .map(|(i, (done, safe))| SliceProgress {
+                    hi: t(&format!("2024-01-0{}T00:00:00Z", i + 2)),
+                    safe: safe.map(t),
+                    done: *done,
+                })
+                .collect(),
+            baseline: baseline.map(t),
+            claimed: None,
+            newest: None,
+            since_checkpoint: 0,
+        }
+    }
+
+    #[test]
+    fn the_certain_cursor_stops_at_the_first_unfinished_slice() {
+        let p = progress(
+            &[
+                (true, None),
+                (false, Some("2024-01-02T12:00:00Z")),
+                (true, None),
+            ],
+            None,
+        );
+        assert_eq!(p.certain(), Some(t("2024-01-02T12:00:00Z")));
+    }
+
+    #[test]
+    fn a_finished_later_slice_does_not_move_the_cursor_past_an_unfinished_one() {
+        let p = progress(&[(false, None), (true, None)], Some("2024-01-01T00:00:00Z"));
+        assert_eq!(p.certain(), Some(t("2024-01-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn all_slices_finished_means_the_whole_window_is_certain() {
+        let p = progress(&[(true, None), (true, None)], None);
+        assert_eq!(p.certain(), Some(t("2024-01-03T00:00:00Z")));
+    }
+}

@@ -1,0 +1,18 @@
+use super::{StreamDef, Walk};
+
+/// `GET /v1/order_events`: append-only keyset pages sorted by
+/// `(timestamp, id)`. Events become visible up to 5 minutes late, so
+/// incremental syncs re-read a lookback window (`events_lookback_minutes`).
+pub const ORDER_EVENTS: StreamDef = StreamDef {
+    name: "order_events",
+    path: "/v1/order_events",
+    schema: include_str!("../../specs/schemas/order_events.json"),
+    primary_key: "event_id",
+    cursor_field: "timestamp",
+    walk: Walk::Keyset {
+        after_param: "created_after",
+        late_arrivals: true,
+    },
+    custom_fields_object: None,
+    soft_deletes: false,
+};
