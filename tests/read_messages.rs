@@ -275,3 +275,48 @@ async fn emitted_at_is_milliseconds_since_the_epoch() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_stream_ends_with_an_error_trace_and_the_others_still_complete() {
+    // Products (one page) is served; from then on every request fails.
+    let sandbox = sandbox(ecommerce_sandbox::SandboxConfig {
+        faults: Faults {
+            status_500_every: Some(1),
+            after_requests: 1,
+            ..Faults::default()
+        },
+        ..small(19)
+    })
+    .await;
+    let config = with(
+        api_key_config(&sandbox),
+        json!({"max_concurrency": 1, "max_retries": 1, "max_retry_seconds": 5}),
+    );
+
+    let output = read(
+        &config,
+        &catalog(&["products", "orders"], "full_refresh"),
+        None,
+    )
+    .await;
+
+    assert_ne!(output.code, 0);
+    assert_eq!(
+        output.statuses("products").last().map(String::as_str),
+        Some("COMPLETE")
+    );
+    assert_eq!(
+        output.statuses("orders").last().map(String::as_str),
+        Some("INCOMPLETE")
+    );
+    let errors = output.errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["stream_descriptor"]["name"], "orders");
+    assert_eq!(errors[0]["failure_type"], "transient_error");
+    assert!(
+        errors[0]["internal_message"]
+            .as_str()
+            .unwrap()
+            .contains("500")
+    );
+}

@@ -221,8 +221,12 @@ pub struct Faults {
     /// Every n-th request made with an OAuth or signed token revokes that
     /// token first and answers 401 `token_expired`.
     pub revoke_token_every: Option<u32>,
-    /// Streams whose list endpoint answers 403 `forbidden`, e.g. `"customers"`.
+    /// Streams whose list endpoint answers 403 `forbidden`, e.g. `"customers"`;
+    /// `"custom_fields"` makes `GET /v1/custom_fields` answer 403.
     pub forbidden_streams: BTreeSet<String>,
+    /// The first this-many data requests are served normally; "every n-th"
+    /// counts from the request after them. Lets a test fail a walk midway.
+    pub after_requests: u64,
 }
 
 impl Default for Faults {
@@ -238,6 +242,7 @@ impl Default for Faults {
             slow_every: None,
             slow_delay: std::time::Duration::from_secs(1),
             revoke_token_every: None,
+            after_requests: 0,
             forbidden_streams: BTreeSet::new(),
         }
     }

@@ -94,7 +94,10 @@ impl FaultInjector {
     pub(crate) fn plan_data_request(&self) -> Plan {
         let mut state = self.state();
         state.data_requests += 1;
-        let n = state.data_requests;
+        if state.data_requests <= state.faults.after_requests {
+            return Plan::default();
+        }
+        let n = state.data_requests - state.faults.after_requests;
         let f = &state.faults;
         let status = [
             (f.status_429_every, StatusFault::TooManyRequests),
@@ -181,6 +184,20 @@ mod tests {
                 Some(Chunked)
             ]
         );
+    }
+
+    #[test]
+    fn faults_start_after_the_requests_served_normally() {
+        let injector = FaultInjector::new(Faults {
+            status_503_every: Some(1),
+            after_requests: 2,
+            ..Faults::default()
+        });
+        let statuses: Vec<Option<StatusFault>> = (0..4)
+            .map(|_| injector.plan_data_request().status)
+            .collect();
+        use StatusFault::Unavailable;
+        assert_eq!(statuses, [None, None, Some(Unavailable), Some(Unavailable)]);
     }
 
     #[test]

@@ -95,9 +95,10 @@ impl ApiClient {
             .map_err(|e| {
                 Error::system("Could not set up the HTTP client.").with_internal(chain(&e))
             })?;
-        // Two requests' worth of retries in a row: one unlucky request never
-        // opens the breaker, a failing endpoint soon does.
-        let breaker = CircuitBreaker::new(2 * (config.max_retries + 1));
+        // As many failures in a row as one request may make: when slices
+        // or pages fail one after another, the endpoint is given up as soon
+        // as one request would have given up, not once per page.
+        let breaker = CircuitBreaker::new(config.max_retries + 1);
         Ok(ApiClient {
             inner: Arc::new(Inner {
                 http,
@@ -237,7 +238,7 @@ impl ApiClient {
             attempts += 1;
             if inner.breaker.is_open(call.endpoint) {
                 return Err(Error::transient(format!(
-                    "Stopped calling {} after {} failed requests in a row; the API seems to be down. Retry the sync later.",
+                    "Stopped calling {} after {} failed attempts in a row (circuit breaker open); the API seems to be down. Retry the sync later.",
                     call.describe,
                     inner.breaker.threshold()
                 )));

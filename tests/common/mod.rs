@@ -467,24 +467,44 @@ pub async fn discovered_catalog(config: &Value) -> Value {
 /// A web server that answers every request with `status` and an HTML page,
 /// like a website or a proxy at a wrong base URL.
 pub async fn html_server(status: u16) -> String {
+    fixed_server(
+        status,
+        "text/html; charset=utf-8",
+        "<!doctype html><html><body><h1>Not the API</h1></body></html>",
+    )
+    .await
+    .0
+}
+
+/// A server that answers every request with the same status and body; the
+/// counter tells how many requests it got.
+pub async fn fixed_server(
+    status: u16,
+    content_type: &'static str,
+    body: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let counter = counter.clone();
             tokio::spawn(async move {
-                let mut buffer = [0u8; 4096];
+                let mut buffer = [0u8; 8192];
                 let _ = socket.read(&mut buffer).await;
-                let body = "<!doctype html><html><body><h1>Not the API</h1></body></html>";
+                counter.fetch_add(1, Ordering::SeqCst);
                 let response = format!(
-                    "HTTP/1.1 {status} Whatever\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status} Whatever\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nX-Request-Id: req_fixed\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = socket.write_all(response.as_bytes()).await;
             });
         }
     });
-    url
+    (url, requests)
 }
 
 /// The configs of the three auth methods against `sandbox`.

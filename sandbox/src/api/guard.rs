@@ -86,6 +86,11 @@ where
 
 /// Scope and forbidden-stream checks.
 fn authorize(app: &App, scopes: &Scopes, resource: Resource) -> Result<(), ApiError> {
+    if resource == Resource::CustomFields && app.faults.forbids("custom_fields") {
+        return Err(ApiError::forbidden(
+            "this account may not read custom fields".to_owned(),
+        ));
+    }
     let Resource::List(stream) = resource else {
         return Ok(());
     };

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's test command: everything CI checks, from a fresh machine.
+#   scripts/test.sh          formatting, lints, unit and integration tests,
+#                            then the container image and Airbyte's own tests
+#   scripts/test.sh --rust   only the Rust part (no Docker, no Python)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit and integration tests against the sandbox)"
+cargo test --workspace --locked
+
+if [ "${1:-}" = "--rust" ]; then
+  exit 0
+fi
+
+step "container image and Airbyte's tests"
+scripts/airbyte/run-all.sh

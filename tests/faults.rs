@@ -1,0 +1,358 @@
+//! Riding through every fault of the contract: the sync completes with
+//! exactly the truth, and says what it retried and why. Faults that
+//! retrying cannot fix stop at once with a clear error.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::*;
+use ecommerce_sandbox::{Faults, Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+
+fn patient(sandbox: &Sandbox) -> Value {
+    with(
+        api_key_config(sandbox),
+        json!({"max_retries": 8, "max_retry_seconds": 120}),
+    )
+}
+
+async fn with_faults(seed: u64, faults: Faults) -> Sandbox {
+    sandbox(SandboxConfig {
+        faults,
+        ..small(seed)
+    })
+    .await
+}
+
+/// Reads every stream and checks the output against the truth.
+async fn read_everything(sandbox: &Sandbox, config: &Value) -> Output {
+    let output = read(config, &catalog(&STREAMS, "incremental"), None).await;
+    output.assert_success();
+    let oracle = sandbox.oracle();
+    for stream in STREAMS {
+        assert_matches_truth(
+            stream,
+            &latest_by_key(stream, output.records(stream)),
+            &truth(&oracle, stream, true),
+        );
+    }
+    output
+}
+
+fn rate_limited_statuses(output: &Output) -> Vec<&Value> {
+    output
+        .traces("STREAM_STATUS")
+        .filter(|t| t["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_with_retry_after_in_seconds_is_waited_out_and_reported() {
+    let sandbox = with_faults(
+        40,
+        Faults {
+            status_429_every: Some(4),
+            retry_after_seconds: 1,
+            ..Faults::default()
+        },
+    )
+    .await;
+
+    let output = read_everything(&sandbox, &patient(&sandbox)).await;
+
+    let statuses = rate_limited_statuses(&output);
+    assert!(!statuses.is_empty(), "RUNNING with reason RATE_LIMITED");
+    assert_eq!(statuses[0]["stream_status"]["status"], "RUNNING");
+    assert!(statuses[0]["stream_status"]["reasons"][0]["rate_limited"]["quota_reset"].is_i64());
+    assert!(output.logs("INFO").iter().any(|l| l.contains("429")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_with_retry_after_as_an_http_date_is_waited_out() {
+    let sandbox = with_faults(
+        41,
+        Faults {
+            status_429_every: Some(4),
+            retry_after_http_date: true,
+            retry_after_seconds: 1,
+            ..Faults::default()
+        },
+    )
+    .await;
+
+    let output = read_everything(&sandbox, &patient(&sandbox)).await;
+
+    assert!(!rate_limited_statuses(&output).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_errors_are_retried_with_backoff() {
+    let sandbox = with_faults(
+        42,
+        Faults {
+            status_500_every: Some(3),
+            status_503_every: Some(5),
+            ..Faults::default()
+        },
+    )
+    .await;
+
+    let output = read_everything(&sandbox, &patient(&sandbox)).await;
+
+    let warnings = output.logs("WARN");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("500") && w.contains("retry")),
+        "{warnings:?}"
+    );
+    assert!(warnings.iter().any(|w| w.contains("503")), "{warnings:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_502_with_an_html_body_is_retried() {
+    let sandbox = with_faults(
+        43,
+        Faults {
+            status_502_html_every: Some(3),
+            ..Faults::default()
+        },
+    )
+    .await;
+
+    let output = read_everything(&sandbox, &patient(&sandbox)).await;
+
+    assert!(
+        output
+            .logs("WARN")
+            .iter()
+            .any(|w| w.contains("502") && w.contains("HTML"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_cut_off_mid_json_is_retried() {
+    let sandbox = with_faults(
+        44,
+        Faults {
+            truncated_every: Some(3),
+            ..Faults::default()
+        },
+    )
+    .await;
+
+    let output = read_everything(&sandbox, &patient(&sandbox)).await;
+
+    assert!(
+        output
+            .logs("WARN")
+            .iter()
+            .any(|w| w.contains("cut off") || w.contains("ends early")),
+        "{:?}",
+        output.logs("WARN")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_slower_than_the_request_timeout_is_retried() {
+    let sandbox = with_faults(
+        45,
+        Faults {
+            slow_every: Some(5),
+            slow_delay: Duration::from_millis(2500),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let config = with(patient(&sandbox), json!({"request_timeout_seconds": 1}));
+
+    let output = read_everything(&sandbox, &config).await;
+
+    assert!(output.logs("WARN").iter().any(|w| w.contains("timed out")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoked_tokens_are_renewed_and_the_request_repeated() {
+    let sandbox = with_faults(
+        46,
+        Faults {
+            revoke_token_every: Some(4),
+            ..Faults::default()
+        },
+    )
+    .await;
+    for (method, config) in auth_configs(&sandbox).into_iter().skip(1) {
+        let output = read_everything(&sandbox, &config).await;
+        assert!(
+            output.logs("INFO").iter().any(|l| l.contains("renewing")),
+            "{method}: {:?}",
+            output.logs("INFO")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_of_failures_opens_the_circuit_breaker_instead_of_retrying_every_page() {
+    // The probe and the first page succeed, then every request fails.
+    let sandbox = with_faults(
+        47,
+        Faults {
+            status_503_every: Some(1),
+            after_requests: 2,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let config = with(
+        api_key_config(&sandbox),
+        json!({"max_retries": 3, "max_retry_seconds": 60, "page_size": 50, "max_concurrency": 4}),
+    );
+
+    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+
+    assert_ne!(output.code, 0);
+    let errors = output.errors();
+    assert_eq!(errors[0]["failure_type"], "transient_error");
+    let orders_requests = sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.path == "/v1/orders")
+        .count();
+    // Without the breaker each of the 4 concurrent slices would make 4
+    // attempts: 2 + 16 requests. With it, one run of 4 failures ends it
+    // (plus the requests already in flight).
+    assert!(orders_requests <= 2 + 4 + 3, "{orders_requests} requests");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_credentials_fail_the_read_at_once_naming_the_field() {
+    let sandbox = sandbox(small(48)).await;
+    let cases = [
+        (
+            json!({"auth_type": "api_key", "api_key": "sk_nope"}),
+            "credentials.api_key",
+        ),
+        (
+            json!({"auth_type": "oauth2_client_credentials", "client_id": "x", "client_secret": "y"}),
+            "credentials.client_id and credentials.client_secret",
+        ),
+        (
+            json!({"auth_type": "signed_token", "key_id": "x", "api_secret": "y"}),
+            "credentials.key_id and credentials.api_secret",
+        ),
+    ];
+    for (credentials, field) in cases {
+        let before = sandbox.request_log().len();
+        let config = with(
+            api_key_config(&sandbox),
+            json!({"credentials": credentials}),
+        );
+
+        let output = read(&config, &catalog(&STREAMS, "full_refresh"), None).await;
+
+        assert_ne!(output.code, 0);
+        let errors = output.errors();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0]["failure_type"], "config_error");
+        assert!(
+            errors[0]["message"].as_str().unwrap().contains(field),
+            "{errors:?}"
+        );
+        assert_eq!(
+            sandbox.request_log().len() - before,
+            1,
+            "{field}: one request, no retries"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clock_skew_says_that_the_clock_is_off() {
+    let (url, requests) = fixed_server(
+        401,
+        "application/json",
+        r#"{"error":{"code":"clock_skew","message":"timestamp too far from server time"}}"#,
+    )
+    .await;
+    let config = json!({
+        "base_url": url,
+        "credentials": {"auth_type": "signed_token", "key_id": "k", "api_secret": "s"},
+    });
+
+    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+
+    assert_ne!(output.code, 0);
+    let error = output.errors()[0];
+    assert_eq!(error["failure_type"], "config_error");
+    assert!(
+        error["message"].as_str().unwrap().contains("clock"),
+        "{error}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_request_is_a_system_error_without_retries() {
+    let (url, requests) = fixed_server(
+        400,
+        "application/json",
+        r#"{"error":{"code":"invalid_parameter","message":"unknown parameter: frobnicate"}}"#,
+    )
+    .await;
+    let config = json!({
+        "base_url": url,
+        "credentials": {"auth_type": "api_key", "api_key": "k"},
+    });
+
+    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+
+    assert_ne!(output.code, 0);
+    let error = output.errors()[0];
+    assert_eq!(error["failure_type"], "system_error");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown parameter: frobnicate"),
+        "{error}"
+    );
+    assert!(
+        error["internal_message"]
+            .as_str()
+            .unwrap()
+            .contains("req_fixed"),
+        "{error}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discover_without_permission_for_custom_fields_uses_the_static_schemas() {
+    let sandbox = with_faults(
+        49,
+        Faults {
+            forbidden_streams: ["custom_fields".to_owned()].into(),
+            ..Faults::default()
+        },
+    )
+    .await;
+
+    let output = with_config("discover", &api_key_config(&sandbox)).await;
+
+    output.assert_success();
+    let catalog = &output.of_type("CATALOG").next().unwrap()["catalog"];
+    let orders = catalog["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "orders")
+        .unwrap();
+    assert!(
+        orders["json_schema"]["properties"]
+            .get("cf_gift_wrap")
+            .is_none()
+    );
+    assert!(output.logs("WARN").iter().any(|w| w.contains("403")));
+}

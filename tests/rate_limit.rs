@@ -1,0 +1,90 @@
+//! The request rate: the configured cap is never exceeded, and the API's own
+//! limit is met without a storm of 429s.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use ecommerce_sandbox::{RateLimit, SandboxConfig};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_per_second_is_never_exceeded_over_a_sustained_read() {
+    let sandbox = sandbox(small(60)).await;
+    let cap = 10.0;
+    let config = with(
+        api_key_config(&sandbox),
+        json!({"requests_per_second": cap, "page_size": 50, "max_concurrency": 4}),
+    );
+
+    let output = read(
+        &config,
+        &catalog(&["orders", "customers"], "full_refresh"),
+        None,
+    )
+    .await;
+
+    output.assert_success();
+    let mut times: Vec<_> = sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path != "/v1/health")
+        .map(|r| r.at)
+        .collect();
+    times.sort();
+    assert!(
+        times.len() > 40,
+        "a sustained read: {} requests",
+        times.len()
+    );
+    let n = cap as usize;
+    // Any n + 1 consecutive requests span at least a second (less a little
+    // for the gap between the client sending and the server logging).
+    for window in times.windows(n + 1) {
+        let span = window[n].duration_since(window[0]).unwrap();
+        assert!(
+            span >= Duration::from_millis(950),
+            "{} requests in {span:?}",
+            n + 1
+        );
+    }
+    let elapsed = times
+        .last()
+        .unwrap()
+        .duration_since(times[0])
+        .unwrap()
+        .as_secs_f64();
+    let rate = (times.len() - 1) as f64 / elapsed;
+    assert!(rate >= 0.8 * cap, "the cap was reached: {rate:.1}/s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_apis_own_limit_is_followed_with_few_429s() {
+    let sandbox = sandbox(SandboxConfig {
+        rate_limit: RateLimit {
+            requests_per_second: 20.0,
+            burst: 40,
+        },
+        ..small(61)
+    })
+    .await;
+    let config = with(api_key_config(&sandbox), json!({"page_size": 20}));
+
+    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+
+    output.assert_success();
+    let log = sandbox.request_log();
+    let throttled = log.iter().filter(|r| r.status == 429).count();
+    assert!(log.len() > 150, "{} requests", log.len());
+    assert!(
+        throttled <= 3,
+        "{throttled} answers were 429 out of {}",
+        log.len()
+    );
+    assert_matches_truth(
+        "orders",
+        &latest_by_key("orders", output.records("orders")),
+        &truth(&sandbox.oracle(), "orders", true),
+    );
+}
