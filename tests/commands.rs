@@ -237,3 +237,29 @@ async fn discover_adds_every_custom_field_the_api_lists() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_unsupported_sync_mode_is_a_config_error_trace() {
+    let inputs = Inputs::new();
+    let mut catalog = catalog(&["orders"], "incremental");
+    catalog["streams"][0]["sync_mode"] = json!("cdc");
+    let config = json!({"base_url": "http://127.0.0.1:9", "credentials": {"auth_type": "api_key", "api_key": "k"}});
+    let output = run(
+        &[
+            "read",
+            "--config",
+            inputs.write("config.json", &config).to_str().unwrap(),
+            "--catalog",
+            inputs.write("catalog.json", &catalog).to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_ne!(output.code, 0);
+    let error = output.errors()[0];
+    assert_eq!(error["failure_type"], "config_error");
+    assert!(
+        error["message"].as_str().unwrap().contains("cdc"),
+        "{error}"
+    );
+}

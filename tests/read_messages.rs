@@ -79,7 +79,7 @@ async fn each_stream_goes_started_running_complete_with_an_estimate_from_the_tot
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn every_state_counts_the_records_of_its_stream_since_the_previous_state() {
+async fn every_state_counts_the_records_since_the_previous_one_and_never_repeats_it() {
     let sandbox = sandbox(small(12)).await;
     let config = with(
         api_key_config(&sandbox),
@@ -92,6 +92,7 @@ async fn every_state_counts_the_records_of_its_stream_since_the_previous_state()
     for stream in STREAMS {
         let mut since_state = 0u64;
         let mut states = 0;
+        let mut previous: Option<&serde_json::Value> = None;
         let total = output.records(stream).count();
         for message in &output.messages {
             match message["type"].as_str().unwrap() {
@@ -105,6 +106,15 @@ async fn every_state_counts_the_records_of_its_stream_since_the_previous_state()
                         since_state as f64,
                         "{stream}"
                     );
+                    let blob = &message["state"]["stream"]["stream_state"];
+                    if since_state > 0 {
+                        assert_ne!(
+                            previous,
+                            Some(blob),
+                            "{stream}: a repeated state after records"
+                        );
+                    }
+                    previous = Some(blob);
                     since_state = 0;
                     states += 1;
                 }

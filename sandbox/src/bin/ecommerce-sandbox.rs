@@ -123,9 +123,14 @@ struct Args {
     #[arg(long, value_name = "N")]
     fault_revoke_token_every: Option<u32>,
 
-    /// Streams whose list endpoint answers 403 forbidden, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = ["customers", "products", "orders", "order_events"])]
+    /// Streams whose list endpoint answers 403 forbidden, comma-separated
+    /// (`custom_fields` forbids GET /v1/custom_fields).
+    #[arg(long, value_delimiter = ',', value_parser = ["customers", "products", "orders", "order_events", "custom_fields"])]
     forbid: Vec<String>,
+
+    /// Serve this many data requests normally before any fault applies.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    faults_after_requests: u64,
 
     /// Accepted API key (default: the well-known test key).
     #[arg(long)]
@@ -195,6 +200,7 @@ impl Args {
                 slow_delay: Duration::from_millis(self.slow_delay_ms),
                 revoke_token_every: self.fault_revoke_token_every,
                 forbidden_streams: self.forbid.into_iter().collect::<BTreeSet<_>>(),
+                after_requests: self.faults_after_requests,
             },
             writes: self.writes_per_second.map(|writes_per_second| WriteLoad {
                 writes_per_second,
