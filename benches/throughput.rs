@@ -406,7 +406,7 @@ impl Knobs {
             .collect();
         Knobs {
             small_orders: env_usize("BENCH_SMALL_ORDERS", (orders / 10).max(1)),
-            rate_orders: env_usize("BENCH_RATE_ORDERS", orders.min(100_000)),
+            rate_orders: env_usize("BENCH_RATE_ORDERS", orders.min(300_000)),
             rate_rps: env_f64("BENCH_RATE_RPS", 20.0),
             spec_runs: env_usize("BENCH_SPEC_RUNS", 50).max(1),
             repeat: env_usize("BENCH_REPEAT", 1).max(1),

@@ -101,11 +101,6 @@ impl Authenticator {
         }
     }
 
-    /// Whether requests use a token fetched from the API.
-    pub fn uses_tokens(&self) -> bool {
-        !matches!(self.method, Method::ApiKey(_))
-    }
-
     /// The bearer token to send now, if one is at hand without a request.
     /// `None` means [`Authenticator::token_request`] must be fetched first.
     pub async fn cached(&self) -> Option<Bearer> {

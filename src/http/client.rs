@@ -53,6 +53,13 @@ pub struct ApiResponse {
     headers: HeaderMap,
 }
 
+impl ApiResponse {
+    /// The server's clock when it answered (`Date` header), if it sent one.
+    pub fn date(&self) -> Option<SystemTime> {
+        header(&self.headers, DATE.as_str()).and_then(|d| httpdate::parse_http_date(&d).ok())
+    }
+}
+
 /// The API client, cheap to clone; clones share the connection pool, the
 /// token cache, the rate limiter and the circuit breaker.
 #[derive(Clone)]
@@ -147,28 +154,14 @@ impl ApiClient {
         .await
     }
 
-    /// Fetches a token now for the token flows, so that bad credentials fail
-    /// before any stream starts. For an API key this asks `GET /v1/account`.
-    pub async fn verify_credentials(&self) -> Result<()> {
-        if self.inner.auth.uses_tokens() {
-            self.bearer(None).await.map(|_| ())
-        } else {
-            self.get(&ApiRequest::new("/v1/account"), None, |_| Ok(()))
-                .await
-        }
-    }
-
-    /// The server's clock, from the `Date` header of `GET /v1/health`;
-    /// `None` if it cannot be had.
-    pub async fn server_time(&self) -> Option<SystemTime> {
-        let url = self.url("/v1/health").ok()?;
-        let response = self.inner.http.get(url).send().await.ok()?;
-        response
-            .headers()
-            .get(DATE)?
-            .to_str()
-            .ok()
-            .and_then(|d| httpdate::parse_http_date(d).ok())
+    /// Checks the credentials with `GET /v1/account` (fetching a token first
+    /// for the token flows), so that bad credentials fail before any stream
+    /// starts. Returns the server's clock from the answer's `Date` header.
+    pub async fn verify_credentials(&self) -> Result<Option<SystemTime>> {
+        self.get(&ApiRequest::new("/v1/account"), None, |response| {
+            Ok(response.date())
+        })
+        .await
     }
 
     fn url(&self, path: &str) -> Result<Url> {

@@ -105,8 +105,8 @@ pub async fn run(
     emitter: Emitter,
 ) -> Result<Vec<StreamOutcome>> {
     let client = ApiClient::new(&config, emitter.clone())?;
-    client.verify_credentials().await?;
-    let upper = upper_bound(Utc::now(), client.server_time().await.map(DateTime::from));
+    let server_now = client.verify_credentials().await?;
+    let upper = upper_bound(Utc::now(), server_now.map(DateTime::from));
     emitter
         .log(
             LogLevel::Info,

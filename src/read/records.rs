@@ -47,14 +47,12 @@ pub fn record_keys<'a>(
     id_field: &str,
     cursor_field: &str,
 ) -> Result<RecordKeys<'a>, BodyError> {
-    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-    let seed = KeysSeed {
-        id_field,
-        cursor_field,
+    let (id, cursor) = match top_level_strings(raw.get(), id_field, cursor_field) {
+        Some((Some(id), Some(cursor))) => (Cow::Borrowed(id), Cow::Borrowed(cursor)),
+        // Escapes, a value that is not a string, a missing field: the
+        // general parser decides, and explains.
+        _ => keys_by_serde(raw, id_field, cursor_field)?,
     };
-    let (id, cursor) = seed.deserialize(&mut deserializer)?;
-    let id = id.ok_or_else(|| BodyError(format!("a record has no {id_field}")))?;
-    let cursor = cursor.ok_or_else(|| BodyError(format!("record {id} has no {cursor_field}")))?;
     let cursor = DateTime::parse_from_rfc3339(&cursor)
         .map_err(|_| {
             BodyError(format!(
@@ -63,6 +61,156 @@ pub fn record_keys<'a>(
         })?
         .with_timezone(&Utc);
     Ok(RecordKeys { id, cursor })
+}
+
+fn keys_by_serde<'a>(
+    raw: &'a RawValue,
+    id_field: &str,
+    cursor_field: &str,
+) -> Result<(Cow<'a, str>, Cow<'a, str>), BodyError> {
+    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+    let seed = KeysSeed {
+        id_field,
+        cursor_field,
+    };
+    let (id, cursor) = seed.deserialize(&mut deserializer)?;
+    let id = id.ok_or_else(|| BodyError(format!("a record has no {id_field}")))?;
+    let cursor = cursor.ok_or_else(|| BodyError(format!("record {id} has no {cursor_field}")))?;
+    Ok((id, cursor))
+}
+
+/// The fast path of [`record_keys`]: in a record already validated as JSON
+/// (serde_json checked it while splitting the page), finds the string values
+/// of two top-level fields by skipping over everything else, and stops as
+/// soon as both are found. It does not unescape: a matching key or value
+/// with an escape, or a non-string value, returns `None` and the caller
+/// falls back to the full parser.
+fn top_level_strings<'a>(
+    json: &'a str,
+    first: &str,
+    second: &str,
+) -> Option<(Option<&'a str>, Option<&'a str>)> {
+    let bytes = json.as_bytes();
+    let mut found: (Option<&'a str>, Option<&'a str>) = (None, None);
+    let mut at = skip_whitespace(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    at = skip_whitespace(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Some(found);
+    }
+    loop {
+        let key = scan_string(bytes, at)?;
+        at = skip_whitespace(bytes, key.end);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_whitespace(bytes, at + 1);
+        let name = &json[key.start..key.end - 1];
+        let slot = if key.escaped {
+            None
+        } else if name == first {
+            Some(&mut found.0)
+        } else if name == second {
+            Some(&mut found.1)
+        } else {
+            None
+        };
+        match slot {
+            Some(slot) => {
+                let value = scan_string(bytes, at)?;
+                if value.escaped {
+                    return None;
+                }
+                *slot = Some(&json[value.start..value.end - 1]);
+                if found.0.is_some() && found.1.is_some() {
+                    return Some(found);
+                }
+                at = value.end;
+            }
+            None => at = skip_value(bytes, at)?,
+        }
+        at = skip_whitespace(bytes, at);
+        match bytes.get(at) {
+            Some(b',') => at = skip_whitespace(bytes, at + 1),
+            Some(b'}') => return Some(found),
+            _ => return None,
+        }
+    }
+}
+
+/// A string's contents start at `start`; `end` is one past its closing quote.
+struct Scanned {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+/// Scans the string whose opening quote is at `at`.
+fn scan_string(bytes: &[u8], at: usize) -> Option<Scanned> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let start = at + 1;
+    let mut i = start;
+    let mut escaped = false;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
+        if bytes[i] == b'"' {
+            return Some(Scanned {
+                start,
+                end: i + 1,
+                escaped,
+            });
+        }
+        escaped = true;
+        i += 2;
+    }
+}
+
+/// The position after the value that starts at `at`.
+fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
+    match *bytes.get(at)? {
+        b'"' => Some(scan_string(bytes, at)?.end),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut i = at;
+            loop {
+                match *bytes.get(i)? {
+                    b'"' => {
+                        i = scan_string(bytes, i)?.end;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let rest = &bytes[at..];
+            Some(
+                at + rest
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                    .unwrap_or(rest.len()),
+            )
+        }
+    }
+}
+
+fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+        at += 1;
+    }
+    at
 }
 
 struct KeysSeed<'f> {
@@ -92,7 +240,7 @@ impl<'de> Visitor<'de> for KeysSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (mut id, mut cursor) = (None, None);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(BorrowedOrOwned(key)) = map.next_key::<BorrowedOrOwned<'de>>()? {
             if key == self.id_field {
                 id = Some(map.next_value::<BorrowedOrOwned<'de>>()?.0);
             } else if key == self.cursor_field {
@@ -202,6 +350,64 @@ mod tests {
     fn an_id_with_escapes_is_unescaped() {
         let record = raw(r#"{"id":"a\"b","timestamp":"2024-03-01T10:00:00Z"}"#);
         assert_eq!(record_keys(&record, "id", "timestamp").unwrap().id, "a\"b");
+    }
+
+    #[test]
+    fn the_fast_path_skips_strings_and_nesting_that_look_like_keys() {
+        let record = raw(
+            r#"{ "note" : "a \"quoted\" {brace} [x], \"id\": \"fake\"" , "n": -1.5e3, "ok": true, "nested": {"a": [1, {"id": "x"}, "]"], "b": null}, "updated_at" : "2024-03-01T10:00:00Z", "id": "ord_9" }"#,
+        );
+        assert_eq!(
+            top_level_strings(record.get(), "id", "updated_at"),
+            Some((Some("ord_9"), Some("2024-03-01T10:00:00Z")))
+        );
+        let keys = record_keys(&record, "id", "updated_at").unwrap();
+        assert_eq!(keys.id, "ord_9");
+    }
+
+    #[test]
+    fn the_fast_path_defers_to_the_parser_for_escapes_and_non_strings() {
+        assert_eq!(
+            top_level_strings(r#"{"id":"a\"b","t":"x"}"#, "id", "t"),
+            None
+        );
+        assert_eq!(top_level_strings(r#"{"id":7,"t":"x"}"#, "id", "t"), None);
+        assert_eq!(
+            top_level_strings(r#"{"id":"a"}"#, "id", "t"),
+            Some((Some("a"), None))
+        );
+        assert_eq!(top_level_strings("{}", "id", "t"), Some((None, None)));
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_parser_on_varied_records() {
+        let records = [
+            serde_json::json!({"id": "a", "updated_at": "2024-01-01T00:00:00Z"}),
+            serde_json::json!({"tags": ["x", "}", "{"], "id": "b", "m": {"updated_at": "nested"}, "updated_at": "2024-01-02T00:00:00+02:00"}),
+            serde_json::json!({"p": {"q": [[], {}, [1, 2, {"r": "s\\"}]]}, "e": "", "updated_at": "2024-01-03T00:00:00Z", "x": 1e-7, "id": "c"}),
+            serde_json::json!({"addresses": [{"line2": null, "id": "li"}], "deleted_at": null, "id": "d", "updated_at": "2024-01-04T00:00:00Z"}),
+        ];
+        for record in records {
+            for text in [
+                record.to_string(),
+                serde_json::to_string_pretty(&record).unwrap(),
+            ] {
+                let raw = raw(&text);
+                let fast =
+                    top_level_strings(raw.get(), "id", "updated_at").expect("no escapes here");
+                let (id, cursor) = keys_by_serde(&raw, "id", "updated_at").unwrap();
+                assert_eq!(fast, (Some(id.as_ref()), Some(cursor.as_ref())), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_escaped_key_is_still_found_by_the_parser() {
+        let record = raw(r#"{"\u0069d":"ord_1","updated_at":"2024-03-01T10:00:00Z"}"#);
+        assert_eq!(
+            record_keys(&record, "id", "updated_at").unwrap().id,
+            "ord_1"
+        );
     }
 
     #[test]

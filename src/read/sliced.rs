@@ -14,9 +14,13 @@ use crate::error::{Error, Result};
 use crate::protocol::{LogLevel, SyncMode};
 use crate::streams::Walk;
 
-/// Slices hold at least this many pages' worth of records; fewer, larger
-/// slices waste fewer requests at their edges.
-const MIN_PAGES_PER_SLICE: u64 = 5;
+/// Slices hold at least this many pages' worth of records: each slice ends
+/// with a partial page, so fewer, larger slices waste fewer requests.
+const MIN_PAGES_PER_SLICE: u64 = 20;
+
+/// Requests per second one walker sustains at least; under a request cap,
+/// more parallel slices than the cap needs only add partial pages.
+const REQUESTS_PER_SECOND_PER_WALKER: f64 = 10.0;
 
 pub async fn read(run: Arc<StreamRun>) -> Result<()> {
     let (lo, baseline) = window_start(&run).await;
@@ -155,6 +159,9 @@ fn slice_count(run: &StreamRun, total: Option<u64>) -> usize {
         return 1;
     }
     let per_slice = MIN_PAGES_PER_SLICE * u64::from(run.page_size());
-    let wanted = total.unwrap_or(0) / per_slice;
-    (wanted as usize).clamp(1, 4 * concurrency)
+    let mut wanted = (total.unwrap_or(0) / per_slice) as usize;
+    if let Some(cap) = run.ctx.config.requests_per_second {
+        wanted = wanted.min((cap / REQUESTS_PER_SECOND_PER_WALKER).ceil() as usize);
+    }
+    wanted.clamp(1, 4 * concurrency)
 }
