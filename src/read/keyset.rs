@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 
 use super::StreamRun;
-use super::records::{Batch, PageBody, record_keys};
+use super::records::{Batch, PageBody};
 use super::slices::{SECOND, Slice, SliceTracker, api_instant};
 use crate::error::Result;
 use crate::http::{ApiRequest, BodyError};
@@ -104,7 +104,7 @@ fn parse(run: &StreamRun, slice: Slice, body: &[u8]) -> Result<KeysetPage, BodyE
     let mut batch = run.batch(body.len());
     let (mut last, mut newest, mut passed_end) = (None, None, false);
     for raw in page.data {
-        let keys = record_keys(raw, run.def.primary_key, run.def.cursor_field)?;
+        let keys = run.keys.read(raw)?;
         if keys.cursor > slice.hi {
             passed_end = true;
             break;

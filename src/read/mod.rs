@@ -87,6 +87,8 @@ pub struct StreamRun {
     pub id: StreamId,
     pub mode: SyncMode,
     pub state: Option<StreamState>,
+    /// Reads the id and cursor of this stream's records.
+    pub keys: records::KeyReader,
 }
 
 /// How a stream's read ended.
@@ -133,6 +135,7 @@ pub async fn run(
             id,
             mode: stream.mode,
             state: stream.state,
+            keys: records::KeyReader::new(stream.def.primary_key, stream.def.cursor_field),
         });
         run.status(StreamStatus::Started).await;
         tasks.push(tokio::spawn(read_stream(run)));

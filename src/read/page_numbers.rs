@@ -10,7 +10,7 @@
 //! only push records back, which the same id check absorbs.
 
 use super::StreamRun;
-use super::records::{Batch, PageBody, RecordKeys, record_keys};
+use super::records::{Batch, PageBody, RecordKeys};
 use crate::error::Result;
 use crate::http::{ApiRequest, BodyError};
 use crate::state::Resume;
@@ -126,7 +126,7 @@ fn parse(
     let mut max_id: Option<String> = None;
     let read = page.data.len() as u64;
     for raw in page.data {
-        let keys = record_keys(raw, run.def.primary_key, run.def.cursor_field)?;
+        let keys = run.keys.read(raw)?;
         if last_id.is_some_and(|last| keys.id.as_ref() <= last) {
             continue; // seen before the list shifted
         }

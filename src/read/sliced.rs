@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
 use super::StreamRun;
-use super::records::{PageBody, record_keys};
+use super::records::PageBody;
 use super::slices::{SECOND, SliceTracker, ceil_second, split};
 use super::{keyset, time_window};
 use crate::error::{Error, Result};
@@ -50,9 +50,7 @@ pub async fn read(run: Arc<StreamRun>) -> Result<()> {
         run.get_with_total(&probe, |body, total| {
             let page = PageBody::parse(body)?;
             let earliest = match page.data.first() {
-                Some(raw) => {
-                    Some(record_keys(raw, run.def.primary_key, run.def.cursor_field)?.cursor)
-                }
+                Some(raw) => Some(run.keys.read(raw)?.cursor),
                 None => None,
             };
             Ok((earliest, total))

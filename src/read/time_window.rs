@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 
 use super::StreamRun;
 use super::page_numbers::{PageWalk, Position};
-use super::records::{Batch, PageBody, record_keys};
+use super::records::{Batch, PageBody};
 use super::slices::{SECOND, Slice, SliceTracker, api_instant};
 use crate::error::Result;
 use crate::http::{ApiRequest, BodyError};
@@ -140,15 +140,15 @@ fn first_page(run: &StreamRun, body: &[u8]) -> Result<FirstPage, BodyError> {
     let has_more = page
         .has_more
         .ok_or_else(|| BodyError("the page has no has_more".into()))?;
-    let first = record_keys(first, run.def.primary_key, run.def.cursor_field)?.cursor;
-    let last = record_keys(last, run.def.primary_key, run.def.cursor_field)?.cursor;
+    let first = run.keys.read(first)?.cursor;
+    let last = run.keys.read(last)?.cursor;
     if has_more && first == last {
         return Ok(FirstPage::Tie(last));
     }
     let mut batch = run.batch(body.len());
     let mut newest = None;
     for raw in page.data {
-        let keys = record_keys(raw, run.def.primary_key, run.def.cursor_field)?;
+        let keys = run.keys.read(raw)?;
         if has_more && keys.cursor >= last {
             break; // the last second continues on the next page 1
         }
