@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::StreamRun;
 use super::page_numbers::{PageWalk, Position};
 use crate::error::Result;
-use crate::protocol::{Output, SyncMode};
+use crate::protocol::SyncMode;
 use crate::state::{Resume, StreamState};
 
 pub async fn read(run: &StreamRun) -> Result<()> {
@@ -99,18 +99,5 @@ fn checkpoint(
             high_water: if incremental { high_water } else { None },
             after: None,
         }),
-    }
-}
-
-impl StreamRun {
-    /// Sends a state of this stream (the writer adds the record count).
-    pub async fn send_state(&self, state: StreamState) {
-        self.ctx
-            .emitter
-            .send(Output::State {
-                stream: self.id,
-                blob: state.to_value(),
-            })
-            .await;
     }
 }

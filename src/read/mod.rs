@@ -25,8 +25,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::{ApiClient, ApiRequest, BodyError};
 use crate::protocol::{
-    ConfiguredCatalog, Emitter, EstimateTrace, LogLevel, Message, StreamDescriptor, StreamId,
-    StreamStatus, StreamStatusTrace, SyncMode, TraceBody, TraceMessage,
+    ConfiguredCatalog, Emitter, EstimateTrace, LogLevel, Message, Output, StreamDescriptor,
+    StreamId, StreamStatus, StreamStatusTrace, SyncMode, TraceBody, TraceMessage,
 };
 use crate::state::{InputState, StreamState};
 use crate::streams::{self, StreamDef, Walk};
@@ -246,6 +246,17 @@ impl StreamRun {
             .acquire_owned()
             .await
             .map_err(|_| Error::system("The read was shut down."))
+    }
+
+    /// Sends a state of this stream (the writer adds the record count).
+    pub async fn send_state(&self, state: StreamState) {
+        self.ctx
+            .emitter
+            .send(Output::State {
+                stream: self.id,
+                blob: state.to_value(),
+            })
+            .await;
     }
 
     pub async fn log(&self, level: LogLevel, message: impl AsRef<str>) {
