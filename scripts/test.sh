@@ -22,4 +22,4 @@ if [ "${1:-}" = "--rust" ]; then
 fi
 
 step "container image and Airbyte's tests"
-scripts/airbyte/run-all.sh
+bash scripts/airbyte/run-all.sh

@@ -138,9 +138,7 @@ fn parse(
             newest = newest.max(Some(keys.cursor));
         }
     }
-    let has_more = page
-        .has_more
-        .ok_or_else(|| BodyError("the page has no has_more".into()))?;
+    let has_more = page.more_pages()?;
     Ok((
         NumberedPage {
             batch,

@@ -31,6 +31,12 @@ impl<'a> PageBody<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, BodyError> {
         Ok(serde_json::from_slice(body)?)
     }
+
+    /// `has_more` of a page-numbered answer, which the contract requires.
+    pub fn more_pages(&self) -> Result<bool, BodyError> {
+        self.has_more
+            .ok_or_else(|| BodyError("the page has no has_more".into()))
+    }
 }
 
 /// The fields of one record that the connector reads.

@@ -137,9 +137,7 @@ fn first_page(run: &StreamRun, body: &[u8]) -> Result<FirstPage, BodyError> {
     let (Some(first), Some(last)) = (page.data.first(), page.data.last()) else {
         return Ok(FirstPage::Empty);
     };
-    let has_more = page
-        .has_more
-        .ok_or_else(|| BodyError("the page has no has_more".into()))?;
+    let has_more = page.more_pages()?;
     let first = run.keys.read(first)?.cursor;
     let last = run.keys.read(last)?.cursor;
     if has_more && first == last {
