@@ -125,6 +125,7 @@ fn parse(
     let mut newest = None;
     let mut max_id: Option<String> = None;
     let read = page.data.len() as u64;
+    let has_more = page.more_pages()?;
     for raw in page.data {
         let keys = run.keys.read(raw)?;
         if last_id.is_some_and(|last| keys.id.as_ref() <= last) {
@@ -138,7 +139,6 @@ fn parse(
             newest = newest.max(Some(keys.cursor));
         }
     }
-    let has_more = page.more_pages()?;
     Ok((
         NumberedPage {
             batch,
