@@ -60,6 +60,27 @@ pub enum Credentials {
     },
 }
 
+impl Credentials {
+    /// The API key and the key id travel in HTTP headers, which cannot carry
+    /// line breaks, control characters or non-ASCII text (a copy-paste
+    /// accident, usually). Caught here, it names the field; caught by the
+    /// HTTP client, it would look like a network failure.
+    fn check_header_safe(&self) -> Result<()> {
+        let (field, value) = match self {
+            Credentials::ApiKey { api_key } => ("credentials.api_key", api_key),
+            Credentials::SignedToken { key_id, .. } => ("credentials.key_id", key_id),
+            Credentials::OAuth2 { .. } => return Ok(()),
+        };
+        if value.expose().bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(())
+        } else {
+            Err(Error::config(format!(
+                "Invalid config: {field} contains spaces, line breaks or characters outside ASCII, which an HTTP header cannot carry; paste it again without them."
+            )))
+        }
+    }
+}
+
 /// The parsed configuration. Defaults match `specs/spec.json`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
@@ -139,6 +160,13 @@ fn parse_base_url(raw: &str) -> std::result::Result<Url, String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err("base_url must not have a query or fragment".into());
     }
+    // A user or password in the URL would be printed with every message
+    // that names base_url; credentials belong in the credentials field.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "base_url must not contain a user name or password; put credentials in the credentials field".into(),
+        );
+    }
     let path = url.path().trim_end_matches('/');
     let path = path.strip_suffix("/v1").unwrap_or(path).to_owned();
     url.set_path(&path);
@@ -159,7 +187,7 @@ impl Config {
         // value the schema cannot express (an invalid URL, say). Its
         // message names the field; serde's own text could quote a value,
         // so only our own messages are used.
-        Config::deserialize(value).map_err(|e| {
+        let config = Config::deserialize(value).map_err(|e| {
             let text = e.to_string();
             let safe = if text.starts_with("base_url") {
                 text
@@ -167,7 +195,9 @@ impl Config {
                 "the config has a value of the wrong shape".to_owned()
             };
             Error::config(format!("Invalid config: {safe}."))
-        })
+        })?;
+        config.credentials.check_header_safe()?;
+        Ok(config)
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -435,6 +465,24 @@ mod tests {
         let mut config = valid();
         config["base_url"] = json!("ftp://api.example.com");
         assert!(error_of(config).message().contains("base_url"));
+    }
+
+    #[test]
+    fn a_base_url_with_a_password_is_rejected_without_quoting_it() {
+        let mut config = valid();
+        config["base_url"] = json!("https://shop:hunter2@api.shop.example.com");
+        let message = error_of(config).message().to_owned();
+        assert!(message.contains("base_url must not contain a user name or password"));
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+
+    #[test]
+    fn an_api_key_that_cannot_be_a_header_names_the_field_without_quoting_it() {
+        let mut config = valid();
+        config["credentials"]["api_key"] = json!("sk_live_abc\n");
+        let message = error_of(config).message().to_owned();
+        assert!(message.contains("credentials.api_key"), "{message}");
+        assert!(!message.contains("sk_live_abc"), "{message}");
     }
 
     #[test]

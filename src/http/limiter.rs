@@ -56,9 +56,11 @@ impl RateLimiter {
                 // A request allowed now reaches the server a few milliseconds
                 // later, by a varying amount; spacing requests 3% wider keeps
                 // the rate the server sees under the cap in every window.
-                let period = Duration::from_secs_f64(1.0 / (rps * CAP_MARGIN));
-                let quota = Quota::with_period(period)
-                    .expect("a positive rate has a positive period")
+                // The spec bounds the rate; the clamp keeps any value a
+                // representable, non-zero period all the same.
+                let seconds = (1.0 / (rps * CAP_MARGIN)).clamp(1e-6, 1e6);
+                let quota = Quota::with_period(Duration::from_secs_f64(seconds))
+                    .expect("a period of at least a microsecond is positive")
                     .allow_burst(NonZeroU32::MIN);
                 Gcra::direct(quota)
             });
