@@ -4,6 +4,7 @@
 //! the signed token exchange) fetch a short-lived access token, cache it, and
 //! renew it shortly before it expires or when the API says it was revoked.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hmac::{KeyInit, Mac};
@@ -16,6 +17,9 @@ use crate::config::{Credentials, Secret};
 pub struct Authenticator {
     method: Method,
     token: Mutex<Option<AccessToken>>,
+    /// Tokens fetched so far. Only grows, so that a token fetched after an
+    /// invalidation never shares the generation of the one it replaced.
+    fetched: AtomicU64,
 }
 
 enum Method {
@@ -80,6 +84,7 @@ impl Authenticator {
         Authenticator {
             method,
             token: Mutex::new(None),
+            fetched: AtomicU64::new(0),
         }
     }
 
@@ -129,6 +134,7 @@ impl Authenticator {
     /// Stores a freshly fetched token (through the guard of
     /// [`Authenticator::lock_for_fetch`]) and returns it as a [`Bearer`].
     pub fn store(
+        &self,
         guard: &mut tokio::sync::MutexGuard<'_, Option<AccessToken>>,
         answer: TokenAnswer,
     ) -> Bearer {
@@ -136,7 +142,7 @@ impl Authenticator {
         // Renew early: 10% of the lifetime, at least 5 s and at most 60 s, so
         // that a page request never starts with a token about to lapse.
         let margin = (lifetime / 10).clamp(Duration::from_secs(5), Duration::from_secs(60));
-        let generation = guard.as_ref().map_or(1, |t| t.generation + 1);
+        let generation = self.fetched.fetch_add(1, Ordering::Relaxed) + 1;
         let bearer = Bearer {
             token: answer.access_token.clone(),
             generation,
@@ -260,7 +266,7 @@ mod tests {
         {
             let mut guard = auth.lock_for_fetch().await;
             // 5 s lifetime, 5 s margin: due for renewal at once.
-            Authenticator::store(
+            auth.store(
                 &mut guard,
                 TokenAnswer {
                     access_token: Secret::new("t1"),
@@ -271,7 +277,7 @@ mod tests {
         assert!(auth.cached().await.is_none());
         {
             let mut guard = auth.lock_for_fetch().await;
-            Authenticator::store(
+            auth.store(
                 &mut guard,
                 TokenAnswer {
                     access_token: Secret::new("t2"),
@@ -290,7 +296,7 @@ mod tests {
         });
         let first = {
             let mut guard = auth.lock_for_fetch().await;
-            Authenticator::store(
+            auth.store(
                 &mut guard,
                 TokenAnswer {
                     access_token: Secret::new("t1"),
@@ -300,7 +306,7 @@ mod tests {
         };
         {
             let mut guard = auth.lock_for_fetch().await;
-            Authenticator::store(
+            auth.store(
                 &mut guard,
                 TokenAnswer {
                     access_token: Secret::new("t2"),
@@ -308,6 +314,26 @@ mod tests {
                 },
             );
         }
+        auth.invalidate(first.generation).await;
+        assert_eq!(auth.cached().await.unwrap().token.expose(), "t2");
+    }
+
+    #[tokio::test]
+    async fn a_stale_invalidation_after_a_renewal_keeps_the_renewed_token() {
+        let auth = Authenticator::new(&Credentials::OAuth2 {
+            client_id: "id".into(),
+            client_secret: Secret::new("secret"),
+            scope: None,
+        });
+        let answer = |token: &str| TokenAnswer {
+            access_token: Secret::new(token),
+            expires_in: Some(900),
+        };
+        let first = auth.store(&mut auth.lock_for_fetch().await, answer("t1"));
+        // Two requests carried t1 and both got 401: the first renews...
+        auth.invalidate(first.generation).await;
+        auth.store(&mut auth.lock_for_fetch().await, answer("t2"));
+        // ...and the second's late invalidation must not discard t2.
         auth.invalidate(first.generation).await;
         assert_eq!(auth.cached().await.unwrap().token.expose(), "t2");
     }

@@ -10,7 +10,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, DATE, HeaderMap};
 use url::Url;
 
 use super::auth::{Authenticator, Bearer, TokenAnswer};
-use super::breaker::CircuitBreaker;
+use super::breaker::{Admission, CircuitBreaker};
 use super::error::{ApiError, BodyError};
 use super::limiter::{RateLimitHeaders, RateLimiter};
 use super::retry::{self, RetryPolicy, Verdict};
@@ -98,14 +98,22 @@ impl ApiClient {
             .timeout(config.request_timeout())
             .pool_max_idle_per_host(config.max_concurrency.max(1) * 2)
             .tcp_nodelay(true)
+            // A redirect would carry the API key header or the token
+            // request's form to wherever it points; the API never redirects.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| {
                 Error::system("Could not set up the HTTP client.").with_internal(chain(&e))
             })?;
-        // As many failures in a row as one request may make: when slices
-        // or pages fail one after another, the endpoint is given up as soon
-        // as one request would have given up, not once per page.
-        let breaker = CircuitBreaker::new(config.max_retries + 1);
+        // Opens after as many failures in a row as one request may make, then
+        // probes the endpoint the way one request retries: an outage costs
+        // the API about one request's retries, however many slices wait.
+        let breaker = CircuitBreaker::new(
+            config.max_retries + 1,
+            config.max_retries,
+            policy.initial_delay,
+            policy.max_delay,
+        );
         Ok(ApiClient {
             inner: Arc::new(Inner {
                 http,
@@ -211,7 +219,7 @@ impl ApiClient {
                 .emitter
                 .log(LogLevel::Debug, "fetched a new access token")
                 .await;
-            Ok(Authenticator::store(&mut guard, answer))
+            Ok(auth.store(&mut guard, answer))
         })
     }
 
@@ -229,12 +237,34 @@ impl ApiClient {
         let mut renewals = 0u32;
         loop {
             attempts += 1;
-            if inner.breaker.is_open(call.endpoint) {
-                return Err(Error::transient(format!(
-                    "Stopped calling {} after {} failed attempts in a row (circuit breaker open); the API seems to be down. Retry the sync later.",
-                    call.describe,
-                    inner.breaker.threshold()
-                )));
+            match inner.breaker.admit(call.endpoint, Instant::now()) {
+                Admission::Send => {}
+                Admission::WaitUntil(at) => {
+                    let wait = at.saturating_duration_since(Instant::now());
+                    if started.elapsed() + wait > inner.policy.max_total_wait {
+                        return Err(Error::transient(format!(
+                            "{} kept failing for longer than max_retry_seconds ({} s) while the circuit breaker held requests; the API seems to be down. Retry the sync later.",
+                            call.describe,
+                            inner.policy.max_total_wait.as_secs()
+                        )));
+                    }
+                    attempts -= 1;
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Admission::GiveUp { internal, status } => {
+                    let error = Error::transient(format!(
+                        "Stopped calling {} after {} failures in a row and {} failed probes (circuit breaker); the API seems to be down. Retry the sync later.",
+                        call.describe,
+                        inner.breaker.threshold(),
+                        inner.policy.max_retries
+                    ))
+                    .with_status(status);
+                    return Err(match internal {
+                        Some(internal) => error.with_internal(internal),
+                        None => error,
+                    });
+                }
             }
             inner.limiter.acquire().await;
             let bearer = if call.authenticated {
@@ -286,8 +316,21 @@ impl ApiClient {
                                 inner.breaker.success(call.endpoint);
                                 return Ok(value);
                             }
+                            Err(body) if !body.retryable => {
+                                let message = format!(
+                                    "{} answered with a body that is not what the API documents ({}). This points to an API change or a connector defect; report it with the request id.",
+                                    call.describe, body.detail
+                                );
+                                let status = api.status;
+                                return Err(ApiError {
+                                    detail: body.detail,
+                                    ..api
+                                }
+                                .into_error(FailureType::System, message)
+                                .with_status(status));
+                            }
                             Err(body) => ApiError {
-                                detail: body.0,
+                                detail: body.detail,
                                 ..api
                             },
                         },
@@ -310,9 +353,11 @@ impl ApiClient {
                             continue;
                         }
                         Verdict::RateLimited => {
-                            let wait = retry::retry_after(&response.headers, SystemTime::now())
-                                .unwrap_or(Duration::from_secs(1))
-                                .min(inner.policy.max_retry_after);
+                            let wait = retry::rate_limit_wait(
+                                &response.headers,
+                                SystemTime::now(),
+                                inner.policy.max_retry_after,
+                            );
                             if started.elapsed() + wait > inner.policy.max_total_wait {
                                 return Err(api.into_error(
                                     FailureType::Transient,
@@ -324,12 +369,30 @@ impl ApiClient {
                             self.wait_for_rate_limit(&call, wait).await;
                             continue;
                         }
-                        Verdict::Retry | Verdict::RenewToken => api,
+                        Verdict::Retry => api,
                         verdict => return Err(self.fatal(&call, verdict, api)),
                     }
                 }
             };
-            inner.breaker.failure(call.endpoint);
+            let opened = inner.breaker.failure(
+                call.endpoint,
+                Instant::now(),
+                failure.internal(),
+                failure.status,
+            );
+            if opened {
+                inner
+                    .emitter
+                    .log(
+                        LogLevel::Warn,
+                        format!(
+                            "{} failed {} times in a row; holding its requests and probing it one at a time (circuit breaker open)",
+                            call.describe,
+                            inner.breaker.threshold()
+                        ),
+                    )
+                    .await;
+            }
             let delay = backoff
                 .next()
                 .filter(|delay| started.elapsed() + *delay <= inner.policy.max_total_wait);
@@ -461,7 +524,15 @@ impl ApiClient {
             format!(" ({})", api.detail)
         };
         let (failure_type, message) = match verdict {
-            Verdict::BadCredentials | Verdict::RenewToken => (
+            Verdict::RenewToken => (
+                FailureType::Config,
+                format!(
+                    "{what}: the API revoked {MAX_TOKEN_RENEWALS} fresh access tokens in a row for {}; check that {} are valid and not revoked.",
+                    call.describe,
+                    auth.credential_fields()
+                ),
+            ),
+            Verdict::BadCredentials => (
                 FailureType::Config,
                 format!(
                     "{what}: {} was rejected; check {}.",
@@ -597,16 +668,22 @@ enum TransportKind {
 fn describe_transport(error: &reqwest::Error) -> (TransportKind, String) {
     let causes = chain(error);
     let lower = causes.to_lowercase();
+    // Only a failure while connecting can be the handshake: a connection
+    // dropped later (rustls says "peer closed connection without sending
+    // TLS close_notify") is a reset, and is retried.
     let (kind, text) = if error.is_timeout() {
         (TransportKind::Timeout, "timed out")
-    } else if lower.contains("certificate")
-        || lower.contains("tls")
-        || lower.contains("handshake")
-        || lower.contains("invalidcontenttype")
-        || lower.contains("corrupt message")
+    } else if error.is_connect()
+        && (lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+            || lower.contains("invalidcontenttype")
+            || lower.contains("corrupt message"))
     {
         (TransportKind::Tls, "TLS handshake failed")
-    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
+    } else if error.is_connect()
+        && (lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve"))
+    {
         (TransportKind::Dns, "the host name could not be resolved")
     } else if error.is_connect() {
         (TransportKind::Connect, "could not connect")

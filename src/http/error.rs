@@ -63,26 +63,70 @@ impl fmt::Display for ApiError {
 /// A response body that could not be used: cut off, not JSON, or not the
 /// shape the contract describes.
 #[derive(Debug, Clone)]
-pub struct BodyError(pub String);
+pub struct BodyError {
+    pub detail: String,
+    /// A cut-off or non-JSON body is a transport hiccup worth retrying; valid
+    /// JSON of another shape is an API change that repeating cannot fix.
+    pub retryable: bool,
+}
+
+impl BodyError {
+    /// A body that repeating the request cannot fix.
+    pub fn fatal(detail: impl Into<String>) -> Self {
+        BodyError {
+            detail: detail.into(),
+            retryable: false,
+        }
+    }
+}
 
 impl fmt::Display for BodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.detail)
     }
 }
 
 impl From<serde_json::Error> for BodyError {
     fn from(e: serde_json::Error) -> Self {
         // serde_json's syntax errors name a position, never the content.
-        let what = match e.classify() {
-            serde_json::error::Category::Eof => "the body ends early (cut off)",
-            serde_json::error::Category::Syntax => "the body is not valid JSON",
-            _ => "the body does not have the documented shape",
+        let (what, retryable) = match e.classify() {
+            serde_json::error::Category::Eof => ("the body ends early (cut off)", true),
+            serde_json::error::Category::Syntax => ("the body is not valid JSON", true),
+            serde_json::error::Category::Io => ("the body could not be read", true),
+            serde_json::error::Category::Data => {
+                ("the body does not have the documented shape", false)
+            }
         };
-        BodyError(format!(
-            "{what} at line {}, column {}",
-            e.line(),
-            e.column()
-        ))
+        BodyError {
+            detail: format!("{what} at line {}, column {}", e.line(), e.column()),
+            retryable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_error(body: &str) -> BodyError {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Page {
+            data: Vec<serde_json::Value>,
+        }
+        serde_json::from_str::<Page>(body).unwrap_err().into()
+    }
+
+    #[test]
+    fn a_cut_off_or_non_json_body_is_worth_retrying() {
+        assert!(body_error(r#"{"data": [{"id": "c_1"#).retryable);
+        assert!(body_error("<html>Bad Gateway</html>").retryable);
+    }
+
+    #[test]
+    fn json_of_another_shape_is_not_retried() {
+        let error = body_error(r#"{"data": "none"}"#);
+        assert!(!error.retryable);
+        assert!(error.detail.contains("documented shape"), "{error}");
     }
 }

@@ -106,6 +106,18 @@ impl Iterator for Backoff {
     }
 }
 
+/// The shortest wait after a 429, whatever `Retry-After` says.
+const MIN_RATE_LIMIT_WAIT: Duration = Duration::from_secs(1);
+
+/// How long to wait after a 429: what `Retry-After` asks, capped at `max`,
+/// and at least a second, so that a `0` or a date already past by our clock
+/// cannot turn into a tight loop of requests.
+pub fn rate_limit_wait(headers: &HeaderMap, now: std::time::SystemTime, max: Duration) -> Duration {
+    retry_after(headers, now)
+        .unwrap_or(MIN_RATE_LIMIT_WAIT)
+        .clamp(MIN_RATE_LIMIT_WAIT, max.max(MIN_RATE_LIMIT_WAIT))
+}
+
 /// The wait a 429 asks for: `Retry-After` in seconds or as an HTTP date.
 pub fn retry_after(headers: &HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -176,6 +188,28 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_str(&at).unwrap());
         assert_eq!(retry_after(&headers, now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_rate_limit_wait_is_at_least_a_second_and_at_most_the_cap() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let cap = Duration::from_secs(300);
+        let wait = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+            rate_limit_wait(&headers, now, cap)
+        };
+        assert_eq!(wait("0"), Duration::from_secs(1));
+        assert_eq!(
+            wait(&httpdate::fmt_http_date(now - Duration::from_secs(5))),
+            Duration::from_secs(1)
+        );
+        assert_eq!(wait("7"), Duration::from_secs(7));
+        assert_eq!(wait("86400"), cap);
+        assert_eq!(
+            rate_limit_wait(&HeaderMap::new(), now, cap),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl<'a> PageBody<'a> {
     /// `has_more` of a page-numbered answer, which the contract requires.
     pub fn more_pages(&self) -> Result<bool, BodyError> {
         self.has_more
-            .ok_or_else(|| BodyError("the page has no has_more".into()))
+            .ok_or_else(|| BodyError::fatal("the page has no has_more"))
     }
 }
 
@@ -90,7 +90,7 @@ impl KeyReader {
         };
         let cursor = DateTime::parse_from_rfc3339(&cursor)
             .map_err(|_| {
-                BodyError(format!(
+                BodyError::fatal(format!(
                     "record {id} has a {} that is not RFC 3339",
                     self.cursor_field
                 ))
@@ -172,8 +172,9 @@ fn keys_by_serde<'a>(
         cursor_field,
     };
     let (id, cursor) = seed.deserialize(&mut deserializer)?;
-    let id = id.ok_or_else(|| BodyError(format!("a record has no {id_field}")))?;
-    let cursor = cursor.ok_or_else(|| BodyError(format!("record {id} has no {cursor_field}")))?;
+    let id = id.ok_or_else(|| BodyError::fatal(format!("a record has no {id_field}")))?;
+    let cursor =
+        cursor.ok_or_else(|| BodyError::fatal(format!("record {id} has no {cursor_field}")))?;
     Ok((id, cursor))
 }
 
@@ -535,7 +536,7 @@ mod tests {
     fn a_record_without_its_cursor_is_a_body_error() {
         let record = raw(r#"{"id":"ord_1"}"#);
         let error = record_keys(&record, "id", "updated_at").unwrap_err();
-        assert!(error.0.contains("updated_at"), "{error}");
+        assert!(error.detail.contains("updated_at"), "{error}");
     }
 
     #[test]
