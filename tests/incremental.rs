@@ -77,6 +77,34 @@ async fn a_cursor_in_the_future_reads_nothing_and_keeps_the_cursor() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_events_cursor_minutes_in_the_future_reads_no_lookback_window() {
+    let sandbox = sandbox(small(30)).await;
+    // Inside the lookback window of now: without the rule, the window
+    // before the cursor would be read again.
+    let soon = (chrono::Utc::now() + chrono::Duration::minutes(3))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let state = json!([stream_state("order_events", json!({"cursor": soon}))]);
+
+    let output = read(
+        &api_key_config(&sandbox),
+        &catalog(&["order_events"], "incremental"),
+        Some(&state),
+    )
+    .await;
+
+    output.assert_success();
+    assert_eq!(output.records("order_events").count(), 0);
+    assert_eq!(output.final_state("order_events"), json!({"cursor": soon}));
+    let event_requests = sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.path == "/v1/order_events")
+        .count();
+    assert_eq!(event_requests, 0);
+}
+
 /// The median cursor of a stream in the oracle.
 fn median_cursor(sandbox: &ecommerce_sandbox::Sandbox, stream: &str) -> DateTime<Utc> {
     let oracle = sandbox.oracle();
@@ -384,4 +412,40 @@ async fn a_full_refresh_of_products_resumes_from_its_checkpointed_page() {
         sandbox.oracle().products.len() - skipped
     );
     assert_eq!(resumed.final_state("products"), json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incremental_products_sync_ignores_a_full_refresh_position_and_reads_every_page() {
+    let sandbox = sandbox(small(39)).await;
+    let config = with(
+        api_key_config(&sandbox),
+        json!({"page_size": 10, "checkpoint_interval": 20}),
+    );
+    let interrupted = read(&config, &catalog(&["products"], "full_refresh"), None).await;
+    let checkpoint = interrupted
+        .states("products")
+        .nth(1)
+        .expect("several checkpoints")["state"]["stream"]["stream_state"]
+        .clone();
+    assert!(checkpoint["resume"]["page"].as_u64().unwrap() > 1);
+
+    let before = sandbox.request_log().len();
+    let incremental = read(
+        &config,
+        &catalog(&["products"], "incremental"),
+        Some(&json!([stream_state("products", checkpoint)])),
+    )
+    .await;
+
+    incremental.assert_success();
+    let first_page = sandbox.request_log()[before..]
+        .iter()
+        .find(|r| r.path == "/v1/products")
+        .map(|r| r.query.clone())
+        .unwrap();
+    assert!(first_page.contains("page=1&"), "{first_page}");
+    assert_eq!(
+        incremental.records("products").count(),
+        sandbox.oracle().products.len()
+    );
 }

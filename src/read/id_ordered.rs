@@ -19,8 +19,22 @@ use crate::state::{Resume, StreamState};
 
 pub async fn read(run: &StreamRun) -> Result<()> {
     let input = run.state.clone().unwrap_or_default();
-    let resume = input.resume.as_ref();
     let incremental = run.mode == SyncMode::Incremental;
+    // Only a position saved in the same mode may be resumed (incremental
+    // checkpoints carry `upper`, full refresh ones do not): a full refresh
+    // that skipped pages an incremental sync had filtered would lose
+    // products, and the other way round would skip changed ones.
+    let resume = input
+        .resume
+        .as_ref()
+        .filter(|r| r.upper.is_some() == incremental);
+    if input.resume.is_some() && resume.is_none() {
+        run.log(
+            crate::protocol::LogLevel::Info,
+            "the state holds a position saved by the other sync mode; reading from the first page",
+        )
+        .await;
+    }
     let cursor = if incremental { input.cursor } else { None };
     let upper = resume
         .and_then(|r| r.upper)
@@ -38,6 +52,7 @@ pub async fn read(run: &StreamRun) -> Result<()> {
         .await;
     }
 
+    let skipped = u64::from(position.page - 1) * u64::from(run.page_size());
     let mut pages = PageWalk::new(position);
     let request = |page: u32| {
         run.list_request()
@@ -54,7 +69,13 @@ pub async fn read(run: &StreamRun) -> Result<()> {
     while let Some(page) = pages.next(run, request, keep).await? {
         if first {
             first = false;
-            run.started_reading(page.total).await;
+            // X-Total-Count counts every product: the records still to come
+            // in a full refresh, but not how many changed since the cursor.
+            let estimate = page
+                .total
+                .filter(|_| !incremental)
+                .map(|total| total.saturating_sub(skipped));
+            run.started_reading(estimate).await;
         }
         high_water = high_water.max(page.newest);
         since_checkpoint += page.read;

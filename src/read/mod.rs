@@ -108,6 +108,14 @@ pub async fn run(
 ) -> Result<Vec<StreamOutcome>> {
     let client = ApiClient::new(&config, emitter.clone())?;
     let server_now = client.verify_credentials().await?;
+    if server_now.is_none() {
+        emitter
+            .log(
+                LogLevel::Warn,
+                "the API sent no Date header; reading only up to 5 minutes ago by this machine's clock, so that a clock running ahead cannot skip records",
+            )
+            .await;
+    }
     let upper = upper_bound(Utc::now(), server_now.map(DateTime::from));
     emitter
         .log(
@@ -138,21 +146,38 @@ pub async fn run(
             keys: records::KeyReader::new(stream.def.primary_key, stream.def.cursor_field),
         });
         run.status(StreamStatus::Started).await;
-        tasks.push(tokio::spawn(read_stream(run)));
+        tasks.push((run.clone(), tokio::spawn(read_stream(run))));
     }
     let mut outcomes = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        outcomes.push(task.await.unwrap_or(StreamOutcome::Failed));
+    for (run, task) in tasks {
+        let outcome = match task.await {
+            Ok(outcome) => outcome,
+            // A panic is a defect; the stream still ends with an error and
+            // a status, like any other failure.
+            Err(panicked) => {
+                let error = Error::system("The stream stopped on an internal error; report it.")
+                    .with_internal(panicked.to_string());
+                run.fail(error).await
+            }
+        };
+        outcomes.push(outcome);
     }
     Ok(outcomes)
 }
 
-/// The latest instant a sync reads: a second before now (by the API's clock
-/// when it tells it, else ours), so that no record of the current second
-/// can appear after the sync read past it.
+/// The latest instant a sync reads: a second before now, so that no record
+/// of the current second can appear after the sync read past it. "Now" is
+/// the earlier of the API's clock and ours; when the API does not tell its
+/// clock, ours less the contract's clock tolerance (5 minutes), since a
+/// bound in the API's future would let records written during the sync
+/// land below it unread.
 fn upper_bound(now: DateTime<Utc>, server_now: Option<DateTime<Utc>>) -> DateTime<Utc> {
-    floor_second(now.min(server_now.unwrap_or(now))) - SECOND
+    let server_now = server_now.unwrap_or(now - UNKNOWN_CLOCK_MARGIN);
+    floor_second(now.min(server_now)) - SECOND
 }
+
+/// How far the API's clock may be behind ours when it does not say.
+const UNKNOWN_CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 async fn read_stream(run: Arc<StreamRun>) -> StreamOutcome {
     let result = match run.def.walk {
@@ -173,16 +198,19 @@ async fn read_stream(run: Arc<StreamRun>) -> StreamOutcome {
             run.status(StreamStatus::Incomplete).await;
             StreamOutcome::Forbidden
         }
-        Err(error) => {
-            let error = error.context(format!("Stream {}", run.def.name));
-            run.ctx.emitter.error(&error, Some(run.def.name)).await;
-            run.status(StreamStatus::Incomplete).await;
-            StreamOutcome::Failed
-        }
+        Err(error) => run.fail(error).await,
     }
 }
 
 impl StreamRun {
+    /// Ends the stream with `error`: an ERROR trace, then INCOMPLETE.
+    async fn fail(&self, error: Error) -> StreamOutcome {
+        let error = error.context(format!("Stream {}", self.def.name));
+        self.ctx.emitter.error(&error, Some(self.def.name)).await;
+        self.status(StreamStatus::Incomplete).await;
+        StreamOutcome::Failed
+    }
+
     /// The list request with what every request of this stream carries.
     pub fn list_request(&self) -> ApiRequest<'static> {
         let request = ApiRequest::new(self.def.path);
@@ -372,9 +400,14 @@ mod tests {
             upper_bound(now, Some(server)),
             "2024-05-01T09:59:57Z".parse::<DateTime<Utc>>().unwrap()
         );
+    }
+
+    #[test]
+    fn without_the_apis_clock_the_upper_bound_keeps_a_margin_for_skew() {
+        let now: DateTime<Utc> = "2024-05-01T10:00:00.700Z".parse().unwrap();
         assert_eq!(
             upper_bound(now, None),
-            "2024-05-01T09:59:59Z".parse::<DateTime<Utc>>().unwrap()
+            "2024-05-01T09:54:59Z".parse::<DateTime<Utc>>().unwrap()
         );
     }
 }

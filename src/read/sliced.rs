@@ -25,8 +25,9 @@ const REQUESTS_PER_SECOND_PER_WALKER: f64 = 10.0;
 pub async fn read(run: Arc<StreamRun>) -> Result<()> {
     let (lo, baseline) = window_start(&run).await;
     let hi = run.ctx.upper;
-    if lo.is_some_and(|lo| lo >= hi) {
-        // A cursor at or past the sync's upper bound: nothing to read yet.
+    if baseline.is_some_and(|b| b >= hi) || lo.is_some_and(|lo| lo >= hi) {
+        // A cursor at or past the sync's upper bound: nothing to read yet,
+        // not even a lookback window (a cursor from the future).
         run.started_reading(Some(0)).await;
         let tracker = SliceTracker::new(
             run.ctx.emitter.clone(),
