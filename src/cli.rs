@@ -12,19 +12,34 @@ use crate::protocol::LogLevel;
 #[derive(Debug, Parser)]
 #[command(name = "source-ecommerce", version)]
 pub struct Cli {
-    /// The most verbose level of LOG messages to write.
-    #[arg(
-        long,
-        global = true,
-        env = "LOG_LEVEL",
-        value_enum,
-        ignore_case = true,
-        default_value = "info"
-    )]
-    pub log_level: LogLevel,
+    /// The most verbose level of LOG messages to write [default: the
+    /// LOG_LEVEL environment variable, else info].
+    #[arg(long, global = true, value_enum, ignore_case = true)]
+    log_level: Option<LogLevel>,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The log level: `--log-level`, else `LOG_LEVEL`, else info. The
+    /// environment variable is read leniently: containers often carry a
+    /// LOG_LEVEL meant for another program (`WARNING`, empty), and that must
+    /// not stop the connector.
+    pub fn log_level(&self) -> LogLevel {
+        if let Some(level) = self.log_level {
+            return level;
+        }
+        let Ok(value) = std::env::var("LOG_LEVEL") else {
+            return LogLevel::Info;
+        };
+        LogLevel::from_name(&value).unwrap_or_else(|| {
+            eprintln!(
+                "source-ecommerce: LOG_LEVEL={value:?} is not a log level (fatal, error, warn, info, debug, trace); using info"
+            );
+            LogLevel::Info
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]

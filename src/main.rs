@@ -30,9 +30,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
+    let level = cli.log_level();
     match cli.command {
         Command::Spec => commands::spec(),
-        command => run_async(command, cli.log_level),
+        command => run_async(command, level),
     }
 }
 

@@ -22,6 +22,20 @@ async fn spec_prints_the_embedded_specification_without_config_or_network() {
     assert_eq!(output.messages[0]["spec"], file);
 }
 
+#[tokio::test]
+async fn a_log_level_variable_meant_for_another_program_does_not_stop_the_connector() {
+    for value in ["WARNING", "", "verbose"] {
+        let output = run(&["spec"], &[("LOG_LEVEL", value)]).await;
+
+        output.assert_success();
+        assert_eq!(output.messages.len(), 1, "LOG_LEVEL={value:?}");
+        assert!(
+            output.messages[0].get("spec").is_some(),
+            "LOG_LEVEL={value:?}"
+        );
+    }
+}
+
 #[test]
 fn the_spec_marks_every_secret_and_is_a_valid_draft7_schema() {
     let spec: Value = serde_json::from_str(include_str!("../specs/spec.json")).unwrap();

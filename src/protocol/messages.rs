@@ -101,6 +101,22 @@ pub enum LogLevel {
     Trace,
 }
 
+impl LogLevel {
+    /// A level by name, in any case; `warning` and `critical` as Python's
+    /// logging spells them.
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "fatal" | "critical" => LogLevel::Fatal,
+            "error" => LogLevel::Error,
+            "warn" | "warning" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            "trace" => LogLevel::Trace,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct LogMessage<'a> {
     pub level: LogLevel,
@@ -246,6 +262,15 @@ mod tests {
 
     fn json(message: &Message<'_>) -> serde_json::Value {
         serde_json::to_value(message).unwrap()
+    }
+
+    #[test]
+    fn log_levels_are_read_in_any_case_and_in_pythons_spelling() {
+        assert_eq!(LogLevel::from_name("DEBUG"), Some(LogLevel::Debug));
+        assert_eq!(LogLevel::from_name("Warning"), Some(LogLevel::Warn));
+        assert_eq!(LogLevel::from_name(" info "), Some(LogLevel::Info));
+        assert_eq!(LogLevel::from_name(""), None);
+        assert_eq!(LogLevel::from_name("verbose"), None);
     }
 
     #[test]
