@@ -2,7 +2,8 @@
 # Build the connector image from a fresh machine with no registry access:
 #   1. make/refresh the local base images (scripts/docker/base-images.sh),
 #   2. docker build the repo's Dockerfile with those as RUST_IMAGE / DEBIAN_IMAGE,
-#   3. tag it (default source-ecommerce:dev) and print its size.
+#   3. tag it (default source-ecommerce:dev, and airbyte/source-ecommerce:dev as
+#      metadata.yaml names it) and print its size.
 # Usage: scripts/docker/build-image.sh [extra docker build args...]
 # Env:   IMAGE_TAG (default source-ecommerce:dev), CONTEXT (default: repo root),
 #        CARGO_BUILD_JOBS (default: all CPUs), USE_PUBLIC_BASE_IMAGES=1 to skip
@@ -28,6 +29,13 @@ start=$(date +%s)
 # DOCKER_BUILDKIT=0: same legacy builder everywhere (BuildKit would also work).
 DOCKER_BUILDKIT=0 docker build --pull=false -t "$IMAGE_TAG" "${args[@]}" "$@" "$CONTEXT"
 echo "built $IMAGE_TAG in $(( $(date +%s) - start )) s"
+# Also under metadata.yaml's dockerRepository, the name acceptance-test-config.yml
+# and an Airbyte registration use.
+REPOSITORY_TAG="airbyte/source-ecommerce:${IMAGE_TAG##*:}"
+if [ "$REPOSITORY_TAG" != "$IMAGE_TAG" ]; then
+  docker tag "$IMAGE_TAG" "$REPOSITORY_TAG"
+  echo "tagged $REPOSITORY_TAG"
+fi
 
 size=$(docker image inspect -f '{{.Size}}' "$IMAGE_TAG")
 echo "image $IMAGE_TAG: $size bytes ($(( size / 1000000 )) MB)"
