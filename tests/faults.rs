@@ -195,12 +195,57 @@ async fn revoked_tokens_are_renewed_and_the_request_repeated() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_of_failures_opens_the_circuit_breaker_instead_of_retrying_every_page() {
-    // The probe and the first page succeed, then every request fails.
+    // The window probe succeeds, then every request fails.
     let sandbox = with_faults(
         47,
         Faults {
             status_503_every: Some(1),
-            after_requests: 2,
+            after_requests: 1,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let (walkers, max_retries) = (8, 3);
+    let config = with(
+        api_key_config(&sandbox),
+        json!({"max_retries": max_retries, "max_retry_seconds": 60, "page_size": 10, "max_concurrency": walkers}),
+    );
+
+    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+
+    assert_ne!(output.code, 0);
+    let error = &output.errors()[0];
+    assert_eq!(error["failure_type"], "transient_error");
+    // Whether a probe's own retries or the breaker's probes run out first,
+    // the error carries the last failure's details.
+    assert!(
+        error["internal_message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Request-Id"),
+        "{error}"
+    );
+    let failed = sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.path == "/v1/orders" && r.status == 503)
+        .count();
+    // Without the breaker every walker spends its own budget: 8 x 4 = 32
+    // failed requests. With it: the run that opens it (4), the requests
+    // already in flight then (at most 7), and 3 failed probes.
+    let bound = (max_retries + 1) + (walkers - 1) + max_retries;
+    assert!(failed <= bound, "{failed} failed requests, bound {bound}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_circuit_breaker_holds_requests_through_a_burst_and_the_sync_completes() {
+    // The window probe succeeds, then every request fails until the API
+    // recovers.
+    let sandbox = with_faults(
+        49,
+        Faults {
+            status_503_every: Some(1),
+            after_requests: 1,
             ..Faults::default()
         },
     )
@@ -209,21 +254,43 @@ async fn a_run_of_failures_opens_the_circuit_breaker_instead_of_retrying_every_p
         api_key_config(&sandbox),
         json!({"max_retries": 3, "max_retry_seconds": 60, "page_size": 50, "max_concurrency": 4}),
     );
+    // The API recovers once the breaker has opened (4 failures in a row)
+    // and its first probe failed too.
+    let recover = async {
+        let failures = || {
+            sandbox
+                .request_log()
+                .iter()
+                .filter(|r| r.status == 503)
+                .count()
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(20), async {
+            while failures() < 5 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        sandbox.set_faults(Faults::default());
+    };
 
-    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+    let orders = catalog(&["orders"], "full_refresh");
 
-    assert_ne!(output.code, 0);
-    let errors = output.errors();
-    assert_eq!(errors[0]["failure_type"], "transient_error");
-    let orders_requests = sandbox
-        .request_log()
-        .iter()
-        .filter(|r| r.path == "/v1/orders")
-        .count();
-    // Without the breaker each of the 4 concurrent slices would make 4
-    // attempts: 2 + 16 requests. With it, one run of 4 failures ends it
-    // (plus the requests already in flight).
-    assert!(orders_requests <= 2 + 4 + 3, "{orders_requests} requests");
+    let (output, ()) = tokio::join!(read(&config, &orders, None), recover);
+
+    output.assert_success();
+    assert_matches_truth(
+        "orders",
+        &latest_by_key("orders", output.records("orders")),
+        &truth(&sandbox.oracle(), "orders", true),
+    );
+    assert!(
+        output
+            .logs("WARN")
+            .iter()
+            .any(|l| l.contains("circuit breaker open")),
+        "{:?}",
+        output.logs("WARN")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

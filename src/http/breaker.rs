@@ -44,6 +44,8 @@ struct Open {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
     Send,
+    /// Send it as the probe of an open breaker; report it as such.
+    Probe,
     /// The breaker is open and another request probes; ask again then.
     WaitUntil(Instant),
     /// The endpoint was given up; the latest failure's details and status.
@@ -72,8 +74,7 @@ impl CircuitBreaker {
         }
     }
 
-    /// Whether a request to `endpoint` may be sent now; a request let
-    /// through an open breaker is its probe.
+    /// Whether a request to `endpoint` may be sent now.
     pub fn admit(&self, endpoint: &str, now: Instant) -> Admission {
         let mut endpoints = self.endpoints.lock().expect("breaker lock");
         let Some(run) = endpoints.get_mut(endpoint) else {
@@ -96,15 +97,17 @@ impl CircuitBreaker {
         // Whoever comes first probes; the others wait one more pause (and
         // probe then, should this probe never report back).
         open.next_probe = now + pause;
-        Admission::Send
+        Admission::Probe
     }
 
-    /// Records a failed request; returns true when this failure opened the
-    /// breaker.
+    /// Records a failed request (`probe`: it was admitted as the probe);
+    /// returns true when this failure opened the breaker. Requests already
+    /// in flight when the breaker opened fail without spending its probes.
     pub fn failure(
         &self,
         endpoint: &str,
         now: Instant,
+        probe: bool,
         internal: String,
         status: Option<u16>,
     ) -> bool {
@@ -121,11 +124,12 @@ impl CircuitBreaker {
                 true
             }
             None => false,
-            Some(open) => {
+            Some(open) if probe => {
                 open.failed_probes += 1;
                 open.next_probe = now + self.pause(open.failed_probes);
                 false
             }
+            Some(_) => false,
         }
     }
 
@@ -170,7 +174,11 @@ mod tests {
     }
 
     fn fail(breaker: &CircuitBreaker, now: Instant) -> bool {
-        breaker.failure(ORDERS, now, "GET /v1/orders: 503".into(), Some(503))
+        breaker.failure(ORDERS, now, false, "GET /v1/orders: 503".into(), Some(503))
+    }
+
+    fn fail_probe(breaker: &CircuitBreaker, now: Instant) {
+        breaker.failure(ORDERS, now, true, "GET /v1/orders: 503".into(), Some(503));
     }
 
     #[test]
@@ -202,7 +210,7 @@ mod tests {
         let (breaker, now) = (breaker(1, 3), Instant::now());
         fail(&breaker, now);
         let later = now + Duration::from_secs(1);
-        assert_eq!(breaker.admit(ORDERS, later), Admission::Send);
+        assert_eq!(breaker.admit(ORDERS, later), Admission::Probe);
         assert!(matches!(
             breaker.admit(ORDERS, later),
             Admission::WaitUntil(_)
@@ -214,7 +222,7 @@ mod tests {
         let (breaker, now) = (breaker(1, 3), Instant::now());
         fail(&breaker, now);
         let later = now + Duration::from_secs(1);
-        assert_eq!(breaker.admit(ORDERS, later), Admission::Send);
+        assert_eq!(breaker.admit(ORDERS, later), Admission::Probe);
         breaker.success(ORDERS);
         assert_eq!(breaker.admit(ORDERS, later), Admission::Send);
         assert_eq!(breaker.admit(ORDERS, later), Admission::Send);
@@ -225,7 +233,7 @@ mod tests {
         let (breaker, now) = (breaker(1, 10), Instant::now());
         fail(&breaker, now);
         for expected in [2, 4, 8, 8] {
-            fail(&breaker, now);
+            fail_probe(&breaker, now);
             assert_eq!(
                 breaker.admit(ORDERS, now),
                 Admission::WaitUntil(now + Duration::from_secs(expected))
@@ -237,8 +245,8 @@ mod tests {
     fn the_endpoint_is_given_up_after_the_allowed_failed_probes_with_the_last_failure() {
         let (breaker, now) = (breaker(1, 2), Instant::now());
         fail(&breaker, now);
-        fail(&breaker, now);
-        breaker.failure(ORDERS, now, "GET /v1/orders: 502".into(), Some(502));
+        fail_probe(&breaker, now);
+        breaker.failure(ORDERS, now, true, "GET /v1/orders: 502".into(), Some(502));
         let given_up = Admission::GiveUp {
             internal: Some("GET /v1/orders: 502".into()),
             status: Some(502),
@@ -247,6 +255,18 @@ mod tests {
         // A late answer of a request sent before does not revive it.
         breaker.success(ORDERS);
         assert_eq!(breaker.admit(ORDERS, now), given_up);
+    }
+
+    #[test]
+    fn failures_of_requests_sent_before_it_opened_spend_no_probes() {
+        let (breaker, now) = (breaker(1, 1), Instant::now());
+        fail(&breaker, now);
+        fail(&breaker, now);
+        fail(&breaker, now);
+        assert!(matches!(
+            breaker.admit(ORDERS, now),
+            Admission::WaitUntil(_)
+        ));
     }
 
     #[test]

@@ -237,8 +237,9 @@ impl ApiClient {
         let mut renewals = 0u32;
         loop {
             attempts += 1;
-            match inner.breaker.admit(call.endpoint, Instant::now()) {
-                Admission::Send => {}
+            let probe = match inner.breaker.admit(call.endpoint, Instant::now()) {
+                Admission::Send => false,
+                Admission::Probe => true,
                 Admission::WaitUntil(at) => {
                     let wait = at.saturating_duration_since(Instant::now());
                     if started.elapsed() + wait > inner.policy.max_total_wait {
@@ -265,7 +266,7 @@ impl ApiClient {
                         None => error,
                     });
                 }
-            }
+            };
             inner.limiter.acquire().await;
             let bearer = if call.authenticated {
                 Some(self.bearer(call.stream).await?)
@@ -377,6 +378,7 @@ impl ApiClient {
             let opened = inner.breaker.failure(
                 call.endpoint,
                 Instant::now(),
+                probe,
                 failure.internal(),
                 failure.status,
             );
