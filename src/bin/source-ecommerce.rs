@@ -1,23 +1,14 @@
-//! `source-ecommerce`: an Airbyte source for the E-commerce API.
-
-mod cli;
-mod commands;
-mod config;
-mod discover;
-mod error;
-mod http;
-mod protocol;
-mod read;
-mod state;
-mod streams;
+//! `source-ecommerce`: the Airbyte protocol's command line over the
+//! connector library.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use cli::{Cli, Command};
-use protocol::Emitter;
+use source_ecommerce::cli::{Cli, Command};
+use source_ecommerce::protocol::{self, Emitter};
+use source_ecommerce::{commands, error};
 
 fn main() -> ExitCode {
     keep_page_buffers_in_the_heap();
