@@ -2,9 +2,15 @@
 //!
 //! Prints `listening on http://ADDR` on stderr once the data is generated and
 //! the server accepts requests; stops cleanly on SIGINT or SIGTERM.
+//!
+//! With `--control-listen ADDR`, a second server on ADDR lets a test driving
+//! a platform from outside the process (PyAirbyte, Meltano, Fivetran's SDK)
+//! stop and restart the write load and read the truth:
+//! `POST /writes/stop`, `POST /writes/start`, `GET /truth`.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -155,6 +161,11 @@ struct Args {
     /// Print one line per request on stderr.
     #[arg(long)]
     verbose: bool,
+
+    /// Also serve the test control API on this address (loopback only):
+    /// `POST /writes/stop`, `POST /writes/start`, `GET /truth`.
+    #[arg(long, value_name = "ADDR")]
+    control_listen: Option<SocketAddr>,
 }
 
 impl Args {
@@ -218,14 +229,115 @@ impl Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let listen = args.listen;
+    let control_listen = args.control_listen;
+    let config = args.config();
+    let writes = config.writes.clone();
     // The sandbox runs on its own runtime; this one only waits for signals.
-    let sandbox = Sandbox::start_on(args.config(), listen)
-        .await
-        .context("cannot start the sandbox")?;
+    let sandbox = Arc::new(
+        Sandbox::start_on(config, listen)
+            .await
+            .context("cannot start the sandbox")?,
+    );
+    let control = match control_listen {
+        Some(addr) => Some(control::serve(addr, sandbox.clone(), writes).await?),
+        None => None,
+    };
     eprintln!("listening on {}", sandbox.url());
     shutdown_signal().await?;
-    sandbox.shutdown().await;
+    if let Some(control) = control {
+        control.abort();
+        let _ = control.await;
+    }
+    if let Ok(sandbox) = Arc::try_unwrap(sandbox) {
+        sandbox.shutdown().await;
+    }
     Ok(())
+}
+
+/// The test control API (see the module documentation).
+mod control {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use anyhow::Context as _;
+    use axum::Router;
+    use axum::extract::State;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+    use ecommerce_sandbox::{Sandbox, WriteLoad};
+    use serde_json::{Value, json};
+
+    #[derive(Clone)]
+    struct Control {
+        sandbox: Arc<Sandbox>,
+        /// The write load of the command line, for `POST /writes/start`.
+        writes: Option<WriteLoad>,
+    }
+
+    /// Starts the control server on `addr`; abort the task to stop it.
+    pub async fn serve(
+        addr: SocketAddr,
+        sandbox: Arc<Sandbox>,
+        writes: Option<WriteLoad>,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        anyhow::ensure!(
+            addr.ip().is_loopback(),
+            "--control-listen must be a loopback address"
+        );
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for the control API"))?;
+        let app = Router::new()
+            .route("/writes/stop", post(stop_writes))
+            .route("/writes/start", post(start_writes))
+            .route("/truth", get(truth))
+            .with_state(Control { sandbox, writes });
+        eprintln!("control API on http://{}", listener.local_addr()?);
+        Ok(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }))
+    }
+
+    /// Stops the write load; no write lands after the answer.
+    async fn stop_writes(State(control): State<Control>) -> StatusCode {
+        control.sandbox.set_writes(None);
+        StatusCode::NO_CONTENT
+    }
+
+    /// Restarts the write load of the command line.
+    async fn start_writes(State(control): State<Control>) -> StatusCode {
+        match control.writes {
+            Some(writes) => {
+                control.sandbox.set_writes(Some(writes));
+                StatusCode::NO_CONTENT
+            }
+            None => StatusCode::CONFLICT,
+        }
+    }
+
+    /// Every record as the API would render it canonically (UTC, `Z`):
+    /// latest versions, soft-deleted ones with `deleted_at` set.
+    async fn truth(State(control): State<Control>) -> impl IntoResponse {
+        let oracle = control.sandbox.oracle();
+        let list = |stream: &str| -> Vec<Value> {
+            oracle
+                .stream(stream)
+                .map(|records| records.values().cloned().collect())
+                .unwrap_or_default()
+        };
+        let body = json!({
+            "customers": list("customers"),
+            "products": list("products"),
+            "orders": list("orders"),
+            "order_events": list("order_events"),
+            "custom_fields": oracle.custom_fields,
+        });
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
