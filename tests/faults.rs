@@ -48,102 +48,115 @@ fn rate_limited_statuses(output: &Output) -> Vec<&Value> {
         .collect()
 }
 
+/// A fault of the contract that a sync must ride out: the read of every
+/// stream still equals the truth, and a LOG of `level` says what was retried.
+struct RideThrough {
+    seed: u64,
+    faults: Faults,
+    /// Config keys on top of [`patient`].
+    config: Value,
+    level: &'static str,
+    /// Each entry: words that one log line holds together.
+    says: &'static [&'static [&'static str]],
+}
+
+impl RideThrough {
+    fn new(seed: u64, faults: Faults) -> Self {
+        RideThrough {
+            seed,
+            faults,
+            config: json!({}),
+            level: "WARN",
+            says: &[],
+        }
+    }
+
+    async fn run(self) -> Output {
+        let sandbox = with_faults(self.seed, self.faults).await;
+        let config = with(patient(&sandbox), self.config);
+        let output = read_everything(&sandbox, &config).await;
+        let logs = output.logs(self.level);
+        for words in self.says {
+            assert!(
+                logs.iter().any(|l| words.iter().all(|w| l.contains(w))),
+                "a {} log saying {words:?}: {logs:?}",
+                self.level
+            );
+        }
+        output
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_with_retry_after_in_seconds_is_waited_out_and_reported() {
-    let sandbox = with_faults(
-        40,
-        Faults {
-            status_429_every: Some(4),
-            retry_after_seconds: 1,
-            ..Faults::default()
-        },
-    )
+    let faults = Faults {
+        status_429_every: Some(4),
+        retry_after_seconds: 1,
+        ..Faults::default()
+    };
+    let output = RideThrough {
+        level: "INFO",
+        says: &[&["429"]],
+        ..RideThrough::new(40, faults)
+    }
+    .run()
     .await;
-
-    let output = read_everything(&sandbox, &patient(&sandbox)).await;
 
     let statuses = rate_limited_statuses(&output);
     assert!(!statuses.is_empty(), "RUNNING with reason RATE_LIMITED");
     assert_eq!(statuses[0]["stream_status"]["status"], "RUNNING");
     assert!(statuses[0]["stream_status"]["reasons"][0]["rate_limited"]["quota_reset"].is_i64());
-    assert!(output.logs("INFO").iter().any(|l| l.contains("429")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_with_retry_after_as_an_http_date_is_waited_out() {
-    let sandbox = with_faults(
-        41,
-        Faults {
-            status_429_every: Some(4),
-            retry_after_http_date: true,
-            retry_after_seconds: 1,
-            ..Faults::default()
-        },
-    )
-    .await;
-
-    let output = read_everything(&sandbox, &patient(&sandbox)).await;
+    let faults = Faults {
+        status_429_every: Some(4),
+        retry_after_http_date: true,
+        retry_after_seconds: 1,
+        ..Faults::default()
+    };
+    let output = RideThrough::new(41, faults).run().await;
 
     assert!(!rate_limited_statuses(&output).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_errors_are_retried_with_backoff() {
-    let sandbox = with_faults(
-        42,
-        Faults {
-            status_500_every: Some(3),
-            status_503_every: Some(5),
-            ..Faults::default()
-        },
-    )
+    let faults = Faults {
+        status_500_every: Some(3),
+        status_503_every: Some(5),
+        ..Faults::default()
+    };
+    RideThrough {
+        says: &[&["500", "retry"], &["503"]],
+        ..RideThrough::new(42, faults)
+    }
+    .run()
     .await;
-
-    let output = read_everything(&sandbox, &patient(&sandbox)).await;
-
-    let warnings = output.logs("WARN");
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("500") && w.contains("retry")),
-        "{warnings:?}"
-    );
-    assert!(warnings.iter().any(|w| w.contains("503")), "{warnings:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_502_with_an_html_body_is_retried() {
-    let sandbox = with_faults(
-        43,
-        Faults {
-            status_502_html_every: Some(3),
-            ..Faults::default()
-        },
-    )
+    let faults = Faults {
+        status_502_html_every: Some(3),
+        ..Faults::default()
+    };
+    RideThrough {
+        says: &[&["502", "HTML"]],
+        ..RideThrough::new(43, faults)
+    }
+    .run()
     .await;
-
-    let output = read_everything(&sandbox, &patient(&sandbox)).await;
-
-    assert!(
-        output
-            .logs("WARN")
-            .iter()
-            .any(|w| w.contains("502") && w.contains("HTML"))
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_body_cut_off_mid_json_is_retried() {
-    let sandbox = with_faults(
-        44,
-        Faults {
-            truncated_every: Some(3),
-            ..Faults::default()
-        },
-    )
-    .await;
-
-    let output = read_everything(&sandbox, &patient(&sandbox)).await;
+    let faults = Faults {
+        truncated_every: Some(3),
+        ..Faults::default()
+    };
+    let output = RideThrough::new(44, faults).run().await;
 
     assert!(
         output
@@ -157,20 +170,18 @@ async fn a_body_cut_off_mid_json_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_answer_slower_than_the_request_timeout_is_retried() {
-    let sandbox = with_faults(
-        45,
-        Faults {
-            slow_every: Some(5),
-            slow_delay: Duration::from_millis(2500),
-            ..Faults::default()
-        },
-    )
+    let faults = Faults {
+        slow_every: Some(5),
+        slow_delay: Duration::from_millis(2500),
+        ..Faults::default()
+    };
+    RideThrough {
+        config: json!({"request_timeout_seconds": 1}),
+        says: &[&["timed out"]],
+        ..RideThrough::new(45, faults)
+    }
+    .run()
     .await;
-    let config = with(patient(&sandbox), json!({"request_timeout_seconds": 1}));
-
-    let output = read_everything(&sandbox, &config).await;
-
-    assert!(output.logs("WARN").iter().any(|w| w.contains("timed out")));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -34,10 +35,26 @@ import airbyte as ab  # noqa: E402  (after the environment above)
 
 from binary_source import connector_argv  # noqa: E402
 
-CONFIG = json.loads((ROOT / "integration_tests" / "sample_config.json").read_text())
-STREAMS = ["customers", "products", "orders", "order_events"]
-# Only these list endpoints take include_deleted (the API rejects unknown parameters).
-HAS_INCLUDE_DELETED = {"customers", "orders"}
+CONFIG_PATH = ROOT / "integration_tests" / "sample_config.json"
+CONFIG = json.loads(CONFIG_PATH.read_text())
+
+
+def discovered_streams() -> list[dict]:
+    """The connector's own catalog: the stream list is never copied here."""
+    out = subprocess.run(
+        [*connector_argv(), "discover", "--config", str(CONFIG_PATH)],
+        check=True, capture_output=True, text=True, timeout=120,
+    ).stdout
+    catalogs = [m["catalog"] for m in map(json.loads, out.splitlines()) if m.get("type") == "CATALOG"]
+    assert len(catalogs) == 1, out
+    return catalogs[0]["streams"]
+
+
+CATALOG_STREAMS = discovered_streams()
+STREAMS = [s["name"] for s in CATALOG_STREAMS]
+# Soft-deleting streams (their schema has deleted_at) take include_deleted; the
+# API rejects unknown parameters on the others.
+HAS_INCLUDE_DELETED = {s["name"] for s in CATALOG_STREAMS if "deleted_at" in s["json_schema"]["properties"]}
 
 pytestmark = pytest.mark.pyairbyte
 

@@ -11,28 +11,30 @@ use std::time::Duration;
 
 use ecommerce_sandbox::{Oracle, Sandbox, SandboxConfig};
 use serde_json::{Value, json};
+use source_ecommerce::streams::ALL;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_source-ecommerce");
 
-/// Every stream, in discover's order.
-pub const STREAMS: [&str; 4] = ["customers", "products", "orders", "order_events"];
-
-/// The primary key of each stream.
-pub fn primary_key(stream: &str) -> &'static str {
-    if stream == "order_events" {
-        "event_id"
-    } else {
-        "id"
+/// Every stream, in discover's order, from the connector's own list.
+pub const STREAMS: [&str; ALL.len()] = {
+    let mut names = [""; ALL.len()];
+    let mut i = 0;
+    while i < ALL.len() {
+        names[i] = ALL[i].name;
+        i += 1;
     }
+    names
+};
+
+/// The primary key of each stream (`id` for a stream the connector does
+/// not have, as tests of unknown streams write it in their catalogs).
+pub fn primary_key(stream: &str) -> &'static str {
+    source_ecommerce::streams::find(stream).map_or("id", |s| s.primary_key)
 }
 
-/// The cursor field of each stream.
+/// The cursor field of each stream (`updated_at` for an unknown one).
 pub fn cursor_field(stream: &str) -> &'static str {
-    if stream == "order_events" {
-        "timestamp"
-    } else {
-        "updated_at"
-    }
+    source_ecommerce::streams::find(stream).map_or("updated_at", |s| s.cursor_field)
 }
 
 /// A sandbox with the rate limit off (tests of the limiter turn it on).
