@@ -33,7 +33,13 @@ const HELPER_ENV: &str = "THROUGHPUT_BENCH_HELPER_OUT";
 /// How many times the helper runs its command.
 const HELPER_REPEAT_ENV: &str = "THROUGHPUT_BENCH_HELPER_REPEAT";
 
-const STREAMS: [&str; 4] = ["customers", "products", "orders", "order_events"];
+/// Every stream, from the connector's own list.
+fn streams() -> Vec<&'static str> {
+    source_ecommerce::streams::ALL
+        .iter()
+        .map(|s| s.name)
+        .collect()
+}
 
 // ---------------------------------------------------------------------------
 // Targets of issue 6.
@@ -570,6 +576,22 @@ fn median_by_wall(mut runs: Vec<Measured>) -> (Measured, Vec<Value>) {
 // ---------------------------------------------------------------------------
 // The scenarios.
 
+/// What the scenarios found: table rows, targets met or not, and details
+/// for `throughput.json`.
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+    targets: Vec<(String, bool, String)>,
+    extra: serde_json::Map<String, Value>,
+}
+
+/// What every scenario runs with.
+struct Setup {
+    knobs: Knobs,
+    dir: PathBuf,
+    rt: tokio::runtime::Runtime,
+}
+
 fn bench() -> anyhow::Result<()> {
     let knobs = Knobs::from_env();
     let target = Path::new(TARGET_TMPDIR)
@@ -592,404 +614,33 @@ fn bench() -> anyhow::Result<()> {
         machine["summary"].as_str().unwrap_or("")
     );
     eprintln!("sizes {:?}, load average {}", knobs.sizes, load_average());
+    let setup = Setup { knobs, dir, rt };
+    let knobs = &setup.knobs;
+    let mut report = Report::default();
 
-    let mut rows: Vec<Row> = Vec::new();
-    let mut extra = serde_json::Map::new();
-    let mut targets: Vec<(String, bool, String)> = Vec::new();
-
-    // (e) spec latency first, on a quiet machine.
+    // Spec latency first, on a quiet machine.
     if knobs.wants('e') {
-        eprintln!("(e) spec x{}", knobs.spec_runs);
-        let runs = bench.connector_repeated(None, &["spec"], Output::DevNull, knobs.spec_runs)?;
-        let mut walls: Vec<f64> = runs.iter().map(|m| m.run.wall_s).collect();
-        walls.sort_by(f64::total_cmp);
-        let pct = |p: f64| walls[((walls.len() - 1) as f64 * p).round() as usize] * 1e3;
-        let (median, p90, min, max) = (pct(0.5), pct(0.9), walls[0] * 1e3, pct(1.0));
-        let failed = runs.iter().filter(|m| m.run.exit_code != 0).count();
-        let (mid, all) = median_by_wall(runs);
-        rows.push(Row {
-            id: "e",
-            label: format!("spec (median of {})", knobs.spec_runs),
-            records: 0,
-            bytes: None,
-            run: mid.run,
-            sandbox_cpu_s: 0.0,
-            requests: 0,
-            verified: None,
-            notes: vec![format!(
-                "min {min:.2} ms, median {median:.2} ms, p90 {p90:.2} ms, max {max:.2} ms, {failed} failed"
-            )],
-        });
-        extra.insert(
-            "spec".into(),
-            json!({"runs": all, "median_ms": median, "p90_ms": p90, "min_ms": min, "max_ms": max}),
-        );
-        targets.push((
-            "spec < 10 ms (median)".into(),
-            median < TARGET_SPEC_MS && failed == 0,
-            format!("{median:.2} ms ({:+.0}%)", pct_diff(median, TARGET_SPEC_MS)),
-        ));
+        spec_latency(&mut bench, &setup, &mut report)?;
     }
-
-    // (f) the configured request cap, against a sandbox that allows more.
     if knobs.wants('f') {
-        let cap = knobs.rate_rps;
-        let server_rps = (cap * 1.5).max(cap + 1.0);
-        let sizes = Sizes {
-            customers: 10,
-            products: 10,
-            orders: knobs.rate_orders,
-            order_events: 10,
-        };
-        let (sandbox, gen_s) = start_sandbox(
-            &rt,
-            sizes,
-            RateLimit {
-                requests_per_second: server_rps,
-                burst: 40,
-            },
-        )?;
-        eprintln!(
-            "(f) orders with requests_per_second={cap}, sandbox limit {server_rps}/s ({gen_s:.1} s to start)"
-        );
-        let config = write_config(&dir, "rate", &sandbox, &knobs, Some(cap))?;
-        let catalog = write_catalog(
-            &dir,
-            "orders",
-            "configured_catalog_full_refresh.json",
-            &["orders"],
-        )?;
-        let m = bench.connector(
-            Some(&sandbox),
-            &[
-                "read",
-                "--config",
-                path_str(&config),
-                "--catalog",
-                path_str(&catalog),
-            ],
-            Output::Count,
-        )?;
-        let counted = m.counted.clone().unwrap_or_default();
-        let mut notes = Vec::new();
-        let verified = verify(
-            &counted,
-            &BTreeMap::from([("orders", knobs.rate_orders as u64)]),
-            &mut notes,
-        );
-        // Requests the cap applies to: all but `/v1/health`, which the API
-        // does not rate-limit and the connector sends outside its limiter.
-        let capped: Vec<&LoggedRequest> = m
-            .requests
-            .iter()
-            .filter(|r| r.path != "/v1/health")
-            .collect();
-        let all_refs: Vec<&LoggedRequest> = m.requests.iter().collect();
-        let max_window = max_in_window(&capped, Duration::from_secs(1));
-        let max_window_all = max_in_window(&all_refs, Duration::from_secs(1));
-        let max_calendar = max_per_calendar_second(&capped);
-        let tightest = tightest_span_s(&capped, cap.floor() as usize + 1);
-        let throttled = m.requests.iter().filter(|r| r.status == 429).count();
-        let span = request_span_s(&capped);
-        let records = counted.total_records();
-        let achieved = records as f64 / m.run.wall_s;
-        let allowed = cap * knobs.page_size() as f64;
-        let request_rate = if span > 0.0 {
-            (capped.len() - 1) as f64 / span
-        } else {
-            0.0
-        };
-        let list_requests = m.requests.iter().filter(|r| r.path == "/v1/orders").count();
-        let records_per_request = records as f64 / list_requests.max(1) as f64;
-        notes.push(format!(
-            "max {max_window} capped requests in any 1 s window ({max_window_all} counting /v1/health), max {max_calendar} in one calendar second; {throttled} answered 429"
-        ));
-        if let Some(tightest) = tightest {
-            notes.push(format!(
-                "the tightest {} consecutive capped requests arrived within {:.1} ms (> 1000 ms keeps every 1 s window at or below the cap)",
-                cap.floor() as usize + 1,
-                tightest * 1e3
-            ));
-        }
-        notes.push(format!(
-            "achieved {achieved:.0} records/s = {:.0}% of cap x page_size = {allowed:.0}/s; request rate {request_rate:.2}/s over {span:.1} s; {list_requests} list requests, {records_per_request:.0} records each",
-            achieved / allowed * 100.0
-        ));
-        let never_exceeded = max_window as f64 <= cap && throttled == 0;
-        targets.push((
-            format!("requests_per_second={cap} never exceeded (any 1 s window)"),
-            never_exceeded,
-            format!("max {max_window} in 1 s, {throttled} x 429"),
-        ));
-        targets.push((
-            "reaches the throughput the cap allows (cap x page_size)".into(),
-            achieved >= 0.9 * allowed,
-            format!(
-                "{achieved:.0} of {allowed:.0} records/s ({:.0}%); {:.0}% of the cap's request rate",
-                achieved / allowed * 100.0,
-                request_rate / cap * 100.0
-            ),
-        ));
-        extra.insert(
-            "rate_cap".into(),
-            json!({
-                "cap_rps": cap,
-                "sandbox_limit_rps": server_rps,
-                "max_requests_in_1s_window": max_window,
-                "max_requests_in_1s_window_incl_health": max_window_all,
-                "max_requests_in_calendar_second": max_calendar,
-                "tightest_span_of_cap_plus_one_requests_s": tightest,
-                "responses_429": throttled,
-                "achieved_records_per_s": achieved,
-                "allowed_records_per_s": allowed,
-                "request_rate": request_rate,
-                "list_requests": list_requests,
-                "records_per_list_request": records_per_request,
-                "request_times_s": capped.iter().map(|r| unix_s(r.at)).collect::<Vec<_>>(),
-            }),
-        );
-        rows.push(Row {
-            id: "f",
-            label: format!(
-                "orders {}, requests_per_second={cap}",
-                human(knobs.rate_orders as u64)
-            ),
-            records,
-            bytes: Some(counted.bytes),
-            sandbox_cpu_s: m.sandbox_cpu_s,
-            requests: m.requests.len(),
-            run: m.run,
-            verified: Some(verified),
-            notes,
-        });
-        rt.block_on(sandbox.shutdown());
+        rate_cap(&mut bench, &setup, &mut report)?;
     }
-
-    // (c) the small point of the RSS comparison.
-    let mut small_orders_row: Option<Row> = None;
-    if knobs.wants('c') {
-        let sizes = Sizes {
-            customers: 10,
-            products: 10,
-            orders: knobs.small_orders,
-            order_events: 10,
-        };
-        let (sandbox, gen_s) = start_sandbox(&rt, sizes, RateLimit::disabled())?;
-        eprintln!(
-            "(c) orders only, {} orders ({gen_s:.1} s to start)",
-            knobs.small_orders
-        );
-        let row = orders_only(
-            &mut bench,
-            &sandbox,
-            &knobs,
-            "c",
-            knobs.small_orders as u64,
-            &dir,
-            "small",
-        )?;
-        rt.block_on(sandbox.shutdown());
-        small_orders_row = Some(row);
-    }
-
-    // (a), (b), (d) and the large point of (c) on the full data set.
+    let small_orders_row = if knobs.wants('c') {
+        Some(small_orders(&mut bench, &setup)?)
+    } else {
+        None
+    };
     if knobs.wants('a') || knobs.wants('b') || knobs.wants('c') || knobs.wants('d') {
-        let (sandbox, gen_s) = start_sandbox(&rt, knobs.sizes.clone(), RateLimit::disabled())?;
-        eprintln!("sandbox with {:?} started in {gen_s:.1} s", knobs.sizes);
-        extra.insert("sandbox_start_s".into(), json!(gen_s));
-        extra.insert(
-            "bench_process_rss_after_start_mb".into(),
-            json!(vm_hwm_kb().unwrap_or(0) as f64 / 1024.0),
-        );
-        let expected_all: BTreeMap<&str, u64> = BTreeMap::from([
-            ("customers", knobs.sizes.customers as u64),
-            ("products", knobs.sizes.products as u64),
-            ("orders", knobs.sizes.orders as u64),
-            ("order_events", knobs.sizes.order_events as u64),
-        ]);
-
-        let mut big_orders_row = None;
-        if knobs.wants('a') || knobs.wants('c') {
-            eprintln!("(a) orders only, {} orders", knobs.sizes.orders);
-            let row = orders_only(
-                &mut bench,
-                &sandbox,
-                &knobs,
-                "a",
-                knobs.sizes.orders as u64,
-                &dir,
-                "big",
-            )?;
-            if knobs.wants('a') {
-                let cpu = row.cpu_us_per_record().unwrap_or(f64::NAN);
-                targets.push((
-                    format!(
-                        "orders {}: >= 150,000 records/s end to end",
-                        human(row.records)
-                    ),
-                    row.records_per_s() >= TARGET_RECORDS_PER_S,
-                    format!(
-                        "{:.0} records/s ({:+.0}%)",
-                        row.records_per_s(),
-                        pct_diff(row.records_per_s(), TARGET_RECORDS_PER_S)
-                    ),
-                ));
-                targets.push((
-                    format!("orders {}: connector < 2 CPU-us/record", human(row.records)),
-                    cpu < TARGET_CPU_US_PER_RECORD,
-                    format!(
-                        "{cpu:.2} us/record ({:+.0}%)",
-                        pct_diff(cpu, TARGET_CPU_US_PER_RECORD)
-                    ),
-                ));
-                rows.push(row.clone());
-            }
-            big_orders_row = Some(row);
-        }
-
-        if knobs.wants('b') {
-            eprintln!("(b) all four streams");
-            let config = write_config(&dir, "big", &sandbox, &knobs, None)?;
-            let catalog = write_catalog(
-                &dir,
-                "all",
-                "configured_catalog_full_refresh.json",
-                &STREAMS,
-            )?;
-            let args = [
-                "read",
-                "--config",
-                path_str(&config),
-                "--catalog",
-                path_str(&catalog),
-            ];
-            let row = timed_read(
-                &mut bench,
-                &sandbox,
-                &knobs,
-                "b",
-                format!(
-                    "all 4 streams ({} rec)",
-                    human(expected_all.values().sum::<u64>())
-                ),
-                &args,
-                &expected_all,
-            )?;
-            targets.push((
-                "all 4 streams: connector peak RSS < 50 MB".into(),
-                row.run.rss_mb() < TARGET_RSS_MB,
-                format!("{:.1} MB", row.run.rss_mb()),
-            ));
-            rows.push(row);
-        }
-
-        if let Some(big) = &big_orders_row {
-            targets.push((
-                format!("orders {}: connector peak RSS < 50 MB", human(big.records)),
-                big.run.rss_mb() < TARGET_RSS_MB,
-                format!(
-                    "{:.1} MB ({:+.0}%)",
-                    big.run.rss_mb(),
-                    pct_diff(big.run.rss_mb(), TARGET_RSS_MB)
-                ),
-            ));
-        }
-        if let (Some(small), Some(big)) = (&small_orders_row, &big_orders_row) {
-            let ratio = big.run.rss_mb() / small.run.rss_mb();
-            targets.push((
-                format!(
-                    "peak RSS flat: {} vs {} orders (grows < {FLAT_GROWTH_MB} MB)",
-                    human(small.records),
-                    human(big.records)
-                ),
-                big.run.rss_mb() - small.run.rss_mb() < FLAT_GROWTH_MB,
-                format!(
-                    "{:.1} MB vs {:.1} MB (x{ratio:.2})",
-                    small.run.rss_mb(),
-                    big.run.rss_mb()
-                ),
-            ));
-            let mut small = small.clone();
-            small.notes.push(format!(
-                "peak RSS {:.1} MB here vs {:.1} MB at {} orders (x{ratio:.2})",
-                small.run.rss_mb(),
-                big.run.rss_mb(),
-                human(big.records)
-            ));
-            rows.push(small);
-        }
-
-        if knobs.wants('d') {
-            eprintln!("(d) incremental: first read, then a read with nothing new");
-            let config = write_config(&dir, "big", &sandbox, &knobs, None)?;
-            let catalog = write_catalog(&dir, "incremental", "configured_catalog.json", &STREAMS)?;
-            let args = [
-                "read",
-                "--config",
-                path_str(&config),
-                "--catalog",
-                path_str(&catalog),
-            ];
-            let first = bench.connector(Some(&sandbox), &args, Output::Count)?;
-            let counted = first.counted.clone().unwrap_or_default();
-            let mut first_notes = Vec::new();
-            let first_ok = verify(&counted, &expected_all, &mut first_notes);
-            let states: Vec<Value> = counted.last_state.values().cloned().collect();
-            let state_path = dir.join("incremental.state.json");
-            std::fs::write(&state_path, serde_json::to_vec_pretty(&states)?)?;
-            extra.insert(
-                "incremental_first_read".into(),
-                json!({
-                    "records": counted.total_records(),
-                    "output_bytes": counted.bytes,
-                    "run_with_counting_pipe": first.run.to_json(),
-                    "requests": first.requests.len(),
-                    "counts_verified": first_ok,
-                    "notes": first_notes,
-                    "final_states": states,
-                }),
-            );
-            let mut args = args.to_vec();
-            args.extend(["--state", path_str(&state_path)]);
-            // Expected: nothing, except events re-read in the lookback window.
-            let counting = bench.connector(Some(&sandbox), &args, Output::Count)?;
-            let again = counting.counted.clone().unwrap_or_default();
-            let runs = (0..knobs.repeat)
-                .map(|_| bench.connector(Some(&sandbox), &args, Output::DevNull))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let (m, all) = median_by_wall(runs);
-            let mut notes = vec![format!(
-                "records per stream: {}",
-                STREAMS
-                    .iter()
-                    .map(|s| format!("{s} {}", again.records.get(*s).copied().unwrap_or(0)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )];
-            let per_path = count_by_path(&m.requests);
-            notes.push(format!("requests: {per_path}"));
-            for e in &again.errors {
-                notes.push(format!("ERROR trace: {e}"));
-            }
-            extra.insert("incremental_second_read_runs".into(), Value::Array(all));
-            rows.push(Row {
-                id: "d",
-                label: "incremental, nothing new (all 4)".into(),
-                records: again.total_records(),
-                bytes: Some(again.bytes),
-                sandbox_cpu_s: m.sandbox_cpu_s,
-                requests: m.requests.len(),
-                run: m.run,
-                verified: Some(again.errors.is_empty() && first_ok),
-                notes,
-            });
-        }
-        drop(big_orders_row);
-        rt.block_on(sandbox.shutdown());
+        full_data_set(&mut bench, &setup, &mut report, small_orders_row)?;
     }
 
+    let Report {
+        mut rows,
+        targets,
+        extra,
+    } = report;
     rows.sort_by_key(|r| r.id);
-    print_table(&rows, &targets, &knobs);
+    print_table(&rows, &targets, knobs);
     let load_at_end = load_average();
     println!(
         "load average (1, 5, 15 min) at start {}, at end {load_at_end}; {}",
@@ -1018,6 +669,456 @@ fn bench() -> anyhow::Result<()> {
     let out = target.join("throughput.json");
     std::fs::write(&out, serde_json::to_vec_pretty(&results)?)?;
     println!("\nresults written to {}", out.display());
+    Ok(())
+}
+
+/// (e) `spec`, many runs, median.
+fn spec_latency(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow::Result<()> {
+    let knobs = &setup.knobs;
+    eprintln!("(e) spec x{}", knobs.spec_runs);
+    let runs = bench.connector_repeated(None, &["spec"], Output::DevNull, knobs.spec_runs)?;
+    let mut walls: Vec<f64> = runs.iter().map(|m| m.run.wall_s).collect();
+    walls.sort_by(f64::total_cmp);
+    let pct = |p: f64| walls[((walls.len() - 1) as f64 * p).round() as usize] * 1e3;
+    let (median, p90, min, max) = (pct(0.5), pct(0.9), walls[0] * 1e3, pct(1.0));
+    let failed = runs.iter().filter(|m| m.run.exit_code != 0).count();
+    let (mid, all) = median_by_wall(runs);
+    report.rows.push(Row {
+        id: "e",
+        label: format!("spec (median of {})", knobs.spec_runs),
+        records: 0,
+        bytes: None,
+        run: mid.run,
+        sandbox_cpu_s: 0.0,
+        requests: 0,
+        verified: None,
+        notes: vec![format!(
+            "min {min:.2} ms, median {median:.2} ms, p90 {p90:.2} ms, max {max:.2} ms, {failed} failed"
+        )],
+    });
+    report.extra.insert(
+        "spec".into(),
+        json!({"runs": all, "median_ms": median, "p90_ms": p90, "min_ms": min, "max_ms": max}),
+    );
+    report.targets.push((
+        "spec < 10 ms (median)".into(),
+        median < TARGET_SPEC_MS && failed == 0,
+        format!("{median:.2} ms ({:+.0}%)", pct_diff(median, TARGET_SPEC_MS)),
+    ));
+    Ok(())
+}
+
+/// (f) orders with `requests_per_second` set, against a sandbox that
+/// allows more: the cap is never exceeded and its throughput is reached.
+fn rate_cap(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow::Result<()> {
+    let (knobs, dir, rt) = (&setup.knobs, &setup.dir, &setup.rt);
+    let cap = knobs.rate_rps;
+    let server_rps = (cap * 1.5).max(cap + 1.0);
+    let sizes = Sizes {
+        customers: 10,
+        products: 10,
+        orders: knobs.rate_orders,
+        order_events: 10,
+    };
+    let (sandbox, gen_s) = start_sandbox(
+        rt,
+        sizes,
+        RateLimit {
+            requests_per_second: server_rps,
+            burst: 40,
+        },
+    )?;
+    eprintln!(
+        "(f) orders with requests_per_second={cap}, sandbox limit {server_rps}/s ({gen_s:.1} s to start)"
+    );
+    let config = write_config(dir, "rate", &sandbox, knobs, Some(cap))?;
+    let catalog = write_catalog(
+        dir,
+        "orders",
+        "configured_catalog_full_refresh.json",
+        &["orders"],
+    )?;
+    let m = bench.connector(
+        Some(&sandbox),
+        &[
+            "read",
+            "--config",
+            path_str(&config),
+            "--catalog",
+            path_str(&catalog),
+        ],
+        Output::Count,
+    )?;
+    let counted = m.counted.clone().unwrap_or_default();
+    let mut notes = Vec::new();
+    let verified = verify(
+        &counted,
+        &BTreeMap::from([("orders", knobs.rate_orders as u64)]),
+        &mut notes,
+    );
+    // Requests the cap applies to: all but `/v1/health`, which the API
+    // does not rate-limit and the connector sends outside its limiter.
+    let capped: Vec<&LoggedRequest> = m
+        .requests
+        .iter()
+        .filter(|r| r.path != "/v1/health")
+        .collect();
+    let all_refs: Vec<&LoggedRequest> = m.requests.iter().collect();
+    let max_window = max_in_window(&capped, Duration::from_secs(1));
+    let max_window_all = max_in_window(&all_refs, Duration::from_secs(1));
+    let max_calendar = max_per_calendar_second(&capped);
+    let tightest = tightest_span_s(&capped, cap.floor() as usize + 1);
+    let throttled = m.requests.iter().filter(|r| r.status == 429).count();
+    let span = request_span_s(&capped);
+    let records = counted.total_records();
+    let achieved = records as f64 / m.run.wall_s;
+    let allowed = cap * knobs.page_size() as f64;
+    let request_rate = if span > 0.0 {
+        (capped.len() - 1) as f64 / span
+    } else {
+        0.0
+    };
+    let list_requests = m.requests.iter().filter(|r| r.path == "/v1/orders").count();
+    let records_per_request = records as f64 / list_requests.max(1) as f64;
+    notes.push(format!(
+        "max {max_window} capped requests in any 1 s window ({max_window_all} counting /v1/health), max {max_calendar} in one calendar second; {throttled} answered 429"
+    ));
+    if let Some(tightest) = tightest {
+        notes.push(format!(
+            "the tightest {} consecutive capped requests arrived within {:.1} ms (> 1000 ms keeps every 1 s window at or below the cap)",
+            cap.floor() as usize + 1,
+            tightest * 1e3
+        ));
+    }
+    notes.push(format!(
+        "achieved {achieved:.0} records/s = {:.0}% of cap x page_size = {allowed:.0}/s; request rate {request_rate:.2}/s over {span:.1} s; {list_requests} list requests, {records_per_request:.0} records each",
+        achieved / allowed * 100.0
+    ));
+    let never_exceeded = max_window as f64 <= cap && throttled == 0;
+    report.targets.push((
+        format!("requests_per_second={cap} never exceeded (any 1 s window)"),
+        never_exceeded,
+        format!("max {max_window} in 1 s, {throttled} x 429"),
+    ));
+    report.targets.push((
+        "reaches the throughput the cap allows (cap x page_size)".into(),
+        achieved >= 0.9 * allowed,
+        format!(
+            "{achieved:.0} of {allowed:.0} records/s ({:.0}%); {:.0}% of the cap's request rate",
+            achieved / allowed * 100.0,
+            request_rate / cap * 100.0
+        ),
+    ));
+    report.extra.insert(
+        "rate_cap".into(),
+        json!({
+            "cap_rps": cap,
+            "sandbox_limit_rps": server_rps,
+            "max_requests_in_1s_window": max_window,
+            "max_requests_in_1s_window_incl_health": max_window_all,
+            "max_requests_in_calendar_second": max_calendar,
+            "tightest_span_of_cap_plus_one_requests_s": tightest,
+            "responses_429": throttled,
+            "achieved_records_per_s": achieved,
+            "allowed_records_per_s": allowed,
+            "request_rate": request_rate,
+            "list_requests": list_requests,
+            "records_per_list_request": records_per_request,
+            "request_times_s": capped.iter().map(|r| unix_s(r.at)).collect::<Vec<_>>(),
+        }),
+    );
+    report.rows.push(Row {
+        id: "f",
+        label: format!(
+            "orders {}, requests_per_second={cap}",
+            human(knobs.rate_orders as u64)
+        ),
+        records,
+        bytes: Some(counted.bytes),
+        sandbox_cpu_s: m.sandbox_cpu_s,
+        requests: m.requests.len(),
+        run: m.run,
+        verified: Some(verified),
+        notes,
+    });
+    rt.block_on(sandbox.shutdown());
+    Ok(())
+}
+
+/// (c) the small point of the RSS comparison: orders only, 10x fewer.
+fn small_orders(bench: &mut Bench, setup: &Setup) -> anyhow::Result<Row> {
+    let (knobs, dir, rt) = (&setup.knobs, &setup.dir, &setup.rt);
+    let sizes = Sizes {
+        customers: 10,
+        products: 10,
+        orders: knobs.small_orders,
+        order_events: 10,
+    };
+    let (sandbox, gen_s) = start_sandbox(rt, sizes, RateLimit::disabled())?;
+    eprintln!(
+        "(c) orders only, {} orders ({gen_s:.1} s to start)",
+        knobs.small_orders
+    );
+    let row = orders_only(
+        bench,
+        &sandbox,
+        knobs,
+        "c",
+        knobs.small_orders as u64,
+        dir,
+        "small",
+    )?;
+    rt.block_on(sandbox.shutdown());
+    Ok(row)
+}
+
+/// (a), (b), (d) and the large point of (c), on the full data set.
+fn full_data_set(
+    bench: &mut Bench,
+    setup: &Setup,
+    report: &mut Report,
+    small_orders_row: Option<Row>,
+) -> anyhow::Result<()> {
+    let (knobs, rt) = (&setup.knobs, &setup.rt);
+    let (sandbox, gen_s) = start_sandbox(rt, knobs.sizes.clone(), RateLimit::disabled())?;
+    eprintln!("sandbox with {:?} started in {gen_s:.1} s", knobs.sizes);
+    report.extra.insert("sandbox_start_s".into(), json!(gen_s));
+    report.extra.insert(
+        "bench_process_rss_after_start_mb".into(),
+        json!(vm_hwm_kb().unwrap_or(0) as f64 / 1024.0),
+    );
+    let big_orders_row = if knobs.wants('a') || knobs.wants('c') {
+        Some(orders_full(bench, setup, report, &sandbox)?)
+    } else {
+        None
+    };
+    if knobs.wants('b') {
+        all_streams(bench, setup, report, &sandbox)?;
+    }
+    rss_flatness(report, small_orders_row, big_orders_row.as_ref());
+    if knobs.wants('d') {
+        incremental_nothing_new(bench, setup, report, &sandbox)?;
+    }
+    drop(big_orders_row);
+    rt.block_on(sandbox.shutdown());
+    Ok(())
+}
+
+/// The records of every stream of the full data set.
+fn expected_all(knobs: &Knobs) -> BTreeMap<&'static str, u64> {
+    BTreeMap::from([
+        ("customers", knobs.sizes.customers as u64),
+        ("products", knobs.sizes.products as u64),
+        ("orders", knobs.sizes.orders as u64),
+        ("order_events", knobs.sizes.order_events as u64),
+    ])
+}
+
+/// (a) orders only, full refresh: records/s and CPU per record; also the
+/// large point of the RSS comparison.
+fn orders_full(
+    bench: &mut Bench,
+    setup: &Setup,
+    report: &mut Report,
+    sandbox: &Sandbox,
+) -> anyhow::Result<Row> {
+    let (knobs, dir) = (&setup.knobs, &setup.dir);
+    eprintln!("(a) orders only, {} orders", knobs.sizes.orders);
+    let row = orders_only(
+        bench,
+        sandbox,
+        knobs,
+        "a",
+        knobs.sizes.orders as u64,
+        dir,
+        "big",
+    )?;
+    if knobs.wants('a') {
+        let cpu = row.cpu_us_per_record().unwrap_or(f64::NAN);
+        report.targets.push((
+            format!(
+                "orders {}: >= 150,000 records/s end to end",
+                human(row.records)
+            ),
+            row.records_per_s() >= TARGET_RECORDS_PER_S,
+            format!(
+                "{:.0} records/s ({:+.0}%)",
+                row.records_per_s(),
+                pct_diff(row.records_per_s(), TARGET_RECORDS_PER_S)
+            ),
+        ));
+        report.targets.push((
+            format!("orders {}: connector < 2 CPU-us/record", human(row.records)),
+            cpu < TARGET_CPU_US_PER_RECORD,
+            format!(
+                "{cpu:.2} us/record ({:+.0}%)",
+                pct_diff(cpu, TARGET_CPU_US_PER_RECORD)
+            ),
+        ));
+        report.rows.push(row.clone());
+    }
+    Ok(row)
+}
+
+/// (b) all four streams, full refresh.
+fn all_streams(
+    bench: &mut Bench,
+    setup: &Setup,
+    report: &mut Report,
+    sandbox: &Sandbox,
+) -> anyhow::Result<()> {
+    let (knobs, dir) = (&setup.knobs, &setup.dir);
+    let expected_all = expected_all(knobs);
+    eprintln!("(b) all four streams");
+    let config = write_config(dir, "big", sandbox, knobs, None)?;
+    let catalog = write_catalog(
+        dir,
+        "all",
+        "configured_catalog_full_refresh.json",
+        &streams(),
+    )?;
+    let args = [
+        "read",
+        "--config",
+        path_str(&config),
+        "--catalog",
+        path_str(&catalog),
+    ];
+    let row = timed_read(
+        bench,
+        sandbox,
+        knobs,
+        "b",
+        format!(
+            "all 4 streams ({} rec)",
+            human(expected_all.values().sum::<u64>())
+        ),
+        &args,
+        &expected_all,
+    )?;
+    report.targets.push((
+        "all 4 streams: connector peak RSS < 50 MB".into(),
+        row.run.rss_mb() < TARGET_RSS_MB,
+        format!("{:.1} MB", row.run.rss_mb()),
+    ));
+    report.rows.push(row);
+    Ok(())
+}
+
+/// Peak RSS of (a) against the small point (c): flat with volume.
+fn rss_flatness(report: &mut Report, small_orders_row: Option<Row>, big_orders_row: Option<&Row>) {
+    if let Some(big) = big_orders_row {
+        report.targets.push((
+            format!("orders {}: connector peak RSS < 50 MB", human(big.records)),
+            big.run.rss_mb() < TARGET_RSS_MB,
+            format!(
+                "{:.1} MB ({:+.0}%)",
+                big.run.rss_mb(),
+                pct_diff(big.run.rss_mb(), TARGET_RSS_MB)
+            ),
+        ));
+    }
+    if let (Some(small), Some(big)) = (&small_orders_row, big_orders_row) {
+        let ratio = big.run.rss_mb() / small.run.rss_mb();
+        report.targets.push((
+            format!(
+                "peak RSS flat: {} vs {} orders (grows < {FLAT_GROWTH_MB} MB)",
+                human(small.records),
+                human(big.records)
+            ),
+            big.run.rss_mb() - small.run.rss_mb() < FLAT_GROWTH_MB,
+            format!(
+                "{:.1} MB vs {:.1} MB (x{ratio:.2})",
+                small.run.rss_mb(),
+                big.run.rss_mb()
+            ),
+        ));
+        let mut small = small.clone();
+        small.notes.push(format!(
+            "peak RSS {:.1} MB here vs {:.1} MB at {} orders (x{ratio:.2})",
+            small.run.rss_mb(),
+            big.run.rss_mb(),
+            human(big.records)
+        ));
+        report.rows.push(small);
+    }
+}
+
+/// (d) incremental: a first read of all four streams from no state, then
+/// the timed read from its final states, with nothing new.
+fn incremental_nothing_new(
+    bench: &mut Bench,
+    setup: &Setup,
+    report: &mut Report,
+    sandbox: &Sandbox,
+) -> anyhow::Result<()> {
+    let (knobs, dir) = (&setup.knobs, &setup.dir);
+    let expected_all = expected_all(knobs);
+    eprintln!("(d) incremental: first read, then a read with nothing new");
+    let config = write_config(dir, "big", sandbox, knobs, None)?;
+    let catalog = write_catalog(dir, "incremental", "configured_catalog.json", &streams())?;
+    let args = [
+        "read",
+        "--config",
+        path_str(&config),
+        "--catalog",
+        path_str(&catalog),
+    ];
+    let first = bench.connector(Some(sandbox), &args, Output::Count)?;
+    let counted = first.counted.clone().unwrap_or_default();
+    let mut first_notes = Vec::new();
+    let first_ok = verify(&counted, &expected_all, &mut first_notes);
+    let states: Vec<Value> = counted.last_state.values().cloned().collect();
+    let state_path = dir.join("incremental.state.json");
+    std::fs::write(&state_path, serde_json::to_vec_pretty(&states)?)?;
+    report.extra.insert(
+        "incremental_first_read".into(),
+        json!({
+            "records": counted.total_records(),
+            "output_bytes": counted.bytes,
+            "run_with_counting_pipe": first.run.to_json(),
+            "requests": first.requests.len(),
+            "counts_verified": first_ok,
+            "notes": first_notes,
+            "final_states": states,
+        }),
+    );
+    let mut args = args.to_vec();
+    args.extend(["--state", path_str(&state_path)]);
+    // Expected: nothing, except events re-read in the lookback window.
+    let counting = bench.connector(Some(sandbox), &args, Output::Count)?;
+    let again = counting.counted.clone().unwrap_or_default();
+    let runs = (0..knobs.repeat)
+        .map(|_| bench.connector(Some(sandbox), &args, Output::DevNull))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (m, all) = median_by_wall(runs);
+    let mut notes = vec![format!(
+        "records per stream: {}",
+        streams()
+            .iter()
+            .map(|s| format!("{s} {}", again.records.get(*s).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    let per_path = count_by_path(&m.requests);
+    notes.push(format!("requests: {per_path}"));
+    for e in &again.errors {
+        notes.push(format!("ERROR trace: {e}"));
+    }
+    report
+        .extra
+        .insert("incremental_second_read_runs".into(), Value::Array(all));
+    report.rows.push(Row {
+        id: "d",
+        label: "incremental, nothing new (all 4)".into(),
+        records: again.total_records(),
+        bytes: Some(again.bytes),
+        sandbox_cpu_s: m.sandbox_cpu_s,
+        requests: m.requests.len(),
+        run: m.run,
+        verified: Some(again.errors.is_empty() && first_ok),
+        notes,
+    });
     Ok(())
 }
 
