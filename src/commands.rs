@@ -8,7 +8,9 @@ use crate::config::{self, Config};
 use crate::discover;
 use crate::error::Error;
 use crate::http::ApiClient;
-use crate::protocol::{ConfiguredCatalog, ConnectionStatus, Emitter, LogLevel, Message};
+use crate::protocol::{
+    AirbyteClientEvents, ConfiguredCatalog, ConnectionStatus, Emitter, LogLevel, Message,
+};
 use crate::read::{self, StreamOutcome};
 use crate::state::InputState;
 
@@ -60,7 +62,7 @@ pub async fn check(config_path: &Path, emitter: &Emitter) -> ExitCode {
 async fn check_connection(config: &Config, emitter: &Emitter) -> Result<(), Error> {
     // A person is waiting: retry a little, not for minutes.
     let policy = crate::http::RetryPolicy::new(2, Duration::from_secs(20));
-    let client = ApiClient::with_policy(config, emitter.clone(), policy)?;
+    let client = ApiClient::with_policy(config, AirbyteClientEvents::new(emitter.clone()), policy)?;
     client
         .get(
             &crate::http::ApiRequest::new("/v1/account"),
@@ -93,7 +95,7 @@ async fn check_connection(config: &Config, emitter: &Emitter) -> Result<(), Erro
 pub async fn discover(config_path: &Path, emitter: &Emitter) -> ExitCode {
     let result = async {
         let config = Config::load(config_path)?;
-        let client = ApiClient::new(&config, emitter.clone())?;
+        let client = ApiClient::new(&config, AirbyteClientEvents::new(emitter.clone()))?;
         discover::discover(&client, emitter).await
     }
     .await;

@@ -1,6 +1,20 @@
 //! The connector's error: what the platform needs to know about a failure.
 
-use crate::protocol::FailureType;
+use serde::Serialize;
+
+/// The three failure types the platform distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum FailureType {
+    /// The user must change something: config, credentials, catalog, state.
+    #[serde(rename = "config_error")]
+    Config,
+    /// Retrying later may succeed: outages, rate limits, timeouts.
+    #[serde(rename = "transient_error")]
+    Transient,
+    /// A defect or an unexpected answer: needs a person to look.
+    #[serde(rename = "system_error")]
+    System,
+}
 
 /// A failure, classified for the platform.
 ///

@@ -3,7 +3,11 @@
 //! An API key is sent as is. The two token flows (OAuth client credentials and
 //! the signed token exchange) fetch a short-lived access token, cache it, and
 //! renew it shortly before it expires or when the API says it was revoked.
+//! This module owns that protocol (the cache, the lock that lets one request
+//! fetch while the others wait, when to fetch); the client only lends it a
+//! way to send the token request.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -12,6 +16,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use crate::config::{Credentials, Secret};
+use crate::error::Result;
 
 /// Credentials plus the cached access token of the token flows.
 pub struct Authenticator {
@@ -24,6 +29,11 @@ pub struct Authenticator {
 
 enum Method {
     ApiKey(Secret),
+    Token(TokenFlow),
+}
+
+/// The flows that exchange credentials for an access token.
+enum TokenFlow {
     OAuth {
         client_id: String,
         client_secret: Secret,
@@ -44,10 +54,20 @@ pub struct Bearer {
 }
 
 /// A cached access token and when to renew it.
-pub struct AccessToken {
+struct AccessToken {
     token: Secret,
     renew_at: Instant,
     generation: u64,
+}
+
+impl AccessToken {
+    /// The token as a [`Bearer`], unless it is due for renewal.
+    fn valid(&self) -> Option<Bearer> {
+        (Instant::now() < self.renew_at).then(|| Bearer {
+            token: self.token.clone(),
+            generation: self.generation,
+        })
+    }
 }
 
 /// The answer of both token endpoints.
@@ -72,13 +92,13 @@ impl Authenticator {
                 client_id,
                 client_secret,
                 scope,
-            } => Method::OAuth {
+            } => Method::Token(TokenFlow::OAuth {
                 client_id,
                 client_secret,
                 scope: scope.filter(|s| !s.trim().is_empty()),
-            },
+            }),
             Credentials::SignedToken { key_id, api_secret } => {
-                Method::Signed { key_id, api_secret }
+                Method::Token(TokenFlow::Signed { key_id, api_secret })
             }
         };
         Authenticator {
@@ -92,8 +112,12 @@ impl Authenticator {
     pub fn credential_fields(&self) -> &'static str {
         match self.method {
             Method::ApiKey(_) => "credentials.api_key",
-            Method::OAuth { .. } => "credentials.client_id and credentials.client_secret",
-            Method::Signed { .. } => "credentials.key_id and credentials.api_secret",
+            Method::Token(TokenFlow::OAuth { .. }) => {
+                "credentials.client_id and credentials.client_secret"
+            }
+            Method::Token(TokenFlow::Signed { .. }) => {
+                "credentials.key_id and credentials.api_secret"
+            }
         }
     }
 
@@ -101,43 +125,40 @@ impl Authenticator {
     pub fn describe(&self) -> &'static str {
         match self.method {
             Method::ApiKey(_) => "the API key",
-            Method::OAuth { .. } => "the OAuth client credentials",
-            Method::Signed { .. } => "the signing key",
+            Method::Token(TokenFlow::OAuth { .. }) => "the OAuth client credentials",
+            Method::Token(TokenFlow::Signed { .. }) => "the signing key",
         }
     }
 
-    /// The bearer token to send now, if one is at hand without a request.
-    /// `None` means [`Authenticator::token_request`] must be fetched first.
-    pub async fn cached(&self) -> Option<Bearer> {
-        if let Method::ApiKey(key) = &self.method {
-            return Some(Bearer {
-                token: key.clone(),
-                generation: 0,
-            });
+    /// The bearer token to send now. The token flows fetch one with
+    /// `fetch` when none is cached or the cached one is due for renewal;
+    /// concurrent callers wait for that one fetch instead of starting their
+    /// own, and a fetch that fails leaves the cache empty.
+    pub async fn bearer<F, Fut>(&self, fetch: F) -> Result<Bearer>
+    where
+        F: FnOnce(TokenRequest) -> Fut,
+        Fut: Future<Output = Result<TokenAnswer>>,
+    {
+        let flow = match &self.method {
+            Method::ApiKey(key) => {
+                return Ok(Bearer {
+                    token: key.clone(),
+                    generation: 0,
+                });
+            }
+            Method::Token(flow) => flow,
+        };
+        // Held across the fetch: that is what serializes fetches.
+        let mut token = self.token.lock().await;
+        if let Some(bearer) = token.as_ref().and_then(AccessToken::valid) {
+            return Ok(bearer);
         }
-        let token = self.token.lock().await;
-        token
-            .as_ref()
-            .filter(|t| Instant::now() < t.renew_at)
-            .map(|t| Bearer {
-                token: t.token.clone(),
-                generation: t.generation,
-            })
+        let answer = fetch(flow.token_request()).await?;
+        Ok(self.store(&mut token, answer))
     }
 
-    /// Serializes token fetches: the caller holds this while it fetches, so
-    /// concurrent requests wait for one fetch instead of starting their own.
-    pub async fn lock_for_fetch(&self) -> tokio::sync::MutexGuard<'_, Option<AccessToken>> {
-        self.token.lock().await
-    }
-
-    /// Stores a freshly fetched token (through the guard of
-    /// [`Authenticator::lock_for_fetch`]) and returns it as a [`Bearer`].
-    pub fn store(
-        &self,
-        guard: &mut tokio::sync::MutexGuard<'_, Option<AccessToken>>,
-        answer: TokenAnswer,
-    ) -> Bearer {
+    /// Caches a freshly fetched token and returns it as a [`Bearer`].
+    fn store(&self, slot: &mut Option<AccessToken>, answer: TokenAnswer) -> Bearer {
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(300).max(1));
         // Renew early: 10% of the lifetime, at least 5 s and at most 60 s, so
         // that a page request never starts with a token about to lapse.
@@ -147,24 +168,12 @@ impl Authenticator {
             token: answer.access_token.clone(),
             generation,
         };
-        **guard = Some(AccessToken {
+        *slot = Some(AccessToken {
             token: answer.access_token,
             renew_at: Instant::now() + lifetime.saturating_sub(margin),
             generation,
         });
         bearer
-    }
-
-    /// If the guarded token is still valid (another task renewed it while we
-    /// waited for the lock), returns it.
-    pub fn still_valid(guard: &tokio::sync::MutexGuard<'_, Option<AccessToken>>) -> Option<Bearer> {
-        guard
-            .as_ref()
-            .filter(|t| Instant::now() < t.renew_at)
-            .map(|t| Bearer {
-                token: t.token.clone(),
-                generation: t.generation,
-            })
     }
 
     /// Forgets the token of `generation` after the API said it expired or
@@ -175,12 +184,13 @@ impl Authenticator {
             *token = None;
         }
     }
+}
 
-    /// The token request of the token flows; `None` for an API key.
-    pub fn token_request(&self) -> Option<TokenRequest> {
-        match &self.method {
-            Method::ApiKey(_) => None,
-            Method::OAuth {
+impl TokenFlow {
+    /// The request that fetches a token.
+    fn token_request(&self) -> TokenRequest {
+        match self {
+            TokenFlow::OAuth {
                 client_id,
                 client_secret,
                 scope,
@@ -193,15 +203,15 @@ impl Authenticator {
                 if let Some(scope) = scope {
                     form.push(("scope", scope.clone()));
                 }
-                Some(TokenRequest {
+                TokenRequest {
                     path: "/v1/oauth/token",
                     build: Box::new(move |request| request.form(&form)),
-                })
+                }
             }
-            Method::Signed { key_id, api_secret } => {
+            TokenFlow::Signed { key_id, api_secret } => {
                 let key_id = key_id.clone();
                 let api_secret = api_secret.clone();
-                Some(TokenRequest {
+                TokenRequest {
                     path: "/v1/auth/token",
                     build: Box::new(move |request| {
                         let body = br#"{"grant_type":"client_credentials"}"#;
@@ -215,7 +225,7 @@ impl Authenticator {
                             .header("Content-Type", "application/json")
                             .body(body.as_slice())
                     }),
-                })
+                }
             }
         }
     }
@@ -234,115 +244,5 @@ pub fn sign(secret: &Secret, timestamp: &str, method: &str, path: &str, body: &[
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_is_hex_hmac_sha256_over_timestamp_method_path_and_body() {
-        // Reference value computed independently:
-        // python3 -c 'import hmac,hashlib;print(hmac.new(b"s3cret",
-        //   b"1700000000POST/v1/auth/token{\"grant_type\":\"client_credentials\"}",
-        //   hashlib.sha256).hexdigest())'
-        let signature = sign(
-            &Secret::new("s3cret"),
-            "1700000000",
-            "POST",
-            "/v1/auth/token",
-            br#"{"grant_type":"client_credentials"}"#,
-        );
-        assert_eq!(
-            signature,
-            "cc5dc1813b3200a2a59dbd2dc71087382f7d3ecad99767cd538fe691128f1899"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_token_is_renewed_before_it_expires() {
-        let auth = Authenticator::new(&Credentials::OAuth2 {
-            client_id: "id".into(),
-            client_secret: Secret::new("secret"),
-            scope: None,
-        });
-        {
-            let mut guard = auth.lock_for_fetch().await;
-            // 5 s lifetime, 5 s margin: due for renewal at once.
-            auth.store(
-                &mut guard,
-                TokenAnswer {
-                    access_token: Secret::new("t1"),
-                    expires_in: Some(5),
-                },
-            );
-        }
-        assert!(auth.cached().await.is_none());
-        {
-            let mut guard = auth.lock_for_fetch().await;
-            auth.store(
-                &mut guard,
-                TokenAnswer {
-                    access_token: Secret::new("t2"),
-                    expires_in: Some(3600),
-                },
-            );
-        }
-        assert_eq!(auth.cached().await.unwrap().token.expose(), "t2");
-    }
-
-    #[tokio::test]
-    async fn invalidating_an_old_generation_keeps_the_newer_token() {
-        let auth = Authenticator::new(&Credentials::SignedToken {
-            key_id: Secret::new("k"),
-            api_secret: Secret::new("s"),
-        });
-        let first = {
-            let mut guard = auth.lock_for_fetch().await;
-            auth.store(
-                &mut guard,
-                TokenAnswer {
-                    access_token: Secret::new("t1"),
-                    expires_in: Some(900),
-                },
-            )
-        };
-        {
-            let mut guard = auth.lock_for_fetch().await;
-            auth.store(
-                &mut guard,
-                TokenAnswer {
-                    access_token: Secret::new("t2"),
-                    expires_in: Some(900),
-                },
-            );
-        }
-        auth.invalidate(first.generation).await;
-        assert_eq!(auth.cached().await.unwrap().token.expose(), "t2");
-    }
-
-    #[tokio::test]
-    async fn a_stale_invalidation_after_a_renewal_keeps_the_renewed_token() {
-        let auth = Authenticator::new(&Credentials::OAuth2 {
-            client_id: "id".into(),
-            client_secret: Secret::new("secret"),
-            scope: None,
-        });
-        let answer = |token: &str| TokenAnswer {
-            access_token: Secret::new(token),
-            expires_in: Some(900),
-        };
-        let first = auth.store(&mut auth.lock_for_fetch().await, answer("t1"));
-        // Two requests carried t1 and both got 401: the first renews...
-        auth.invalidate(first.generation).await;
-        auth.store(&mut auth.lock_for_fetch().await, answer("t2"));
-        // ...and the second's late invalidation must not discard t2.
-        auth.invalidate(first.generation).await;
-        assert_eq!(auth.cached().await.unwrap().token.expose(), "t2");
-    }
-
-    #[test]
-    fn rejected_credentials_name_their_fields() {
-        let auth = Authenticator::new(&Credentials::ApiKey {
-            api_key: Secret::new("k"),
-        });
-        assert_eq!(auth.credential_fields(), "credentials.api_key");
-    }
-}
+#[path = "auth_tests.rs"]
+mod tests;

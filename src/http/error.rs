@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::error::Error;
-use crate::protocol::FailureType;
+use crate::error::FailureType;
 
 /// An error answer (or no answer) from the API, with the details that go into
 /// `internal_message`. Never holds a secret: URLs are reduced to their path

@@ -5,14 +5,25 @@
 //! the response body into what they need. That function runs inside the retry
 //! loop, so a body that arrives cut off or as HTML is retried like any other
 //! transient failure, and the page is parsed exactly once.
+//!
+//! What to do after each attempt is decided by a pure function (`decision`);
+//! the client carries it out and reports what happened through
+//! [`ClientEvents`], so this layer writes no output of its own.
 
 mod auth;
 mod breaker;
 mod client;
+mod decision;
 mod error;
+mod events;
+mod failures;
 mod limiter;
+mod request;
 mod retry;
+mod transport;
 
-pub use client::{ApiClient, ApiRequest};
+pub use client::ApiClient;
 pub use error::BodyError;
+pub use events::{Answer, ClientEvent, ClientEvents, Reported};
+pub use request::{ApiRequest, ApiResponse};
 pub use retry::RetryPolicy;

@@ -1,5 +1,7 @@
 //! Serde types of the messages a source writes to stdout.
 
+/// Defined with the error it classifies; part of the protocol as `failure_type`.
+pub use crate::error::FailureType;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -182,20 +184,6 @@ impl<'a> TraceMessage<'a> {
             emitted_at: now_millis(),
         }
     }
-}
-
-/// The three failure types the platform distinguishes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum FailureType {
-    /// The user must change something: config, credentials, catalog, state.
-    #[serde(rename = "config_error")]
-    Config,
-    /// Retrying later may succeed: outages, rate limits, timeouts.
-    #[serde(rename = "transient_error")]
-    Transient,
-    /// A defect or an unexpected answer: needs a person to look.
-    #[serde(rename = "system_error")]
-    System,
 }
 
 #[derive(Debug, Serialize)]

@@ -6,10 +6,12 @@
 //! `connectionStatus` and `sourceStats`).
 
 mod catalog;
+mod client_events;
 mod emitter;
 mod messages;
 
 pub use catalog::{AirbyteCatalog, AirbyteStream, ConfiguredCatalog, SyncMode};
+pub use client_events::AirbyteClientEvents;
 pub use emitter::{Emitter, Output, StreamId};
 pub use messages::{
     ConnectionStatus, EstimateTrace, FailureType, LogLevel, Message, RecordMessage, StatusReason,

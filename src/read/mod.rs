@@ -106,7 +106,10 @@ pub async fn run(
     planned: Vec<PlannedStream>,
     emitter: Emitter,
 ) -> Result<Vec<StreamOutcome>> {
-    let client = ApiClient::new(&config, emitter.clone())?;
+    let client = ApiClient::new(
+        &config,
+        crate::protocol::AirbyteClientEvents::new(emitter.clone()),
+    )?;
     let server_now = client.verify_credentials().await?;
     if server_now.is_none() {
         emitter

@@ -1,0 +1,153 @@
+//! One HTTP exchange, and what a transport failure was.
+
+use std::time::{Duration, Instant};
+
+use super::error::ApiError;
+use super::limiter::{RateLimitHeaders, RateLimiter};
+use super::request::{ApiResponse, header};
+
+/// Why no usable answer arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    Timeout,
+    /// Retrying cannot fix an untrusted certificate or a plain-HTTP server.
+    Tls,
+    Dns,
+    Connect,
+    /// The connection broke while the body was read.
+    Body,
+    Other,
+}
+
+/// A failure before a usable answer arrived.
+pub type TransportFailure = (TransportKind, ApiError);
+
+/// One exchange: the answer (or why there was none) and how long it took.
+pub struct Exchange {
+    pub outcome: Result<ApiResponse, TransportFailure>,
+    pub took: Duration,
+}
+
+/// Sends `builder` and reads the body in full; `request` names it in
+/// errors. The rate-limit headers of any answer go to `limiter`.
+pub async fn exchange(
+    builder: reqwest::RequestBuilder,
+    request: &str,
+    limiter: &RateLimiter,
+) -> Exchange {
+    let sent = Instant::now();
+    let outcome = send(builder, request, limiter).await;
+    Exchange {
+        outcome,
+        took: sent.elapsed(),
+    }
+}
+
+async fn send(
+    builder: reqwest::RequestBuilder,
+    request: &str,
+    limiter: &RateLimiter,
+) -> Result<ApiResponse, TransportFailure> {
+    let transport = |detail: String, request_id: Option<String>, status: Option<u16>| ApiError {
+        request: request.to_owned(),
+        status,
+        code: None,
+        detail,
+        request_id,
+        html: false,
+    };
+    let response = builder.send().await.map_err(|e| {
+        let (kind, detail) = describe_transport(&e);
+        (kind, transport(detail, None, None))
+    })?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let request_id = header(&headers, "x-request-id");
+    if let Some(limits) = rate_limit_headers(&headers) {
+        limiter.observe(limits);
+    }
+    let body = response.bytes().await.map_err(|e| {
+        let (_, detail) = describe_transport(&e);
+        (
+            TransportKind::Body,
+            transport(
+                format!("the answer was cut off: {detail}"),
+                request_id.clone(),
+                Some(status),
+            ),
+        )
+    })?;
+    Ok(ApiResponse {
+        status,
+        total_count: header(&headers, "x-total-count").and_then(|v| v.parse().ok()),
+        request_id,
+        body,
+        headers,
+    })
+}
+
+fn rate_limit_headers(headers: &reqwest::header::HeaderMap) -> Option<RateLimitHeaders> {
+    let limit = header(headers, "x-ratelimit-limit")?.parse().ok()?;
+    let remaining = header(headers, "x-ratelimit-remaining")?.parse().ok()?;
+    let reset: i64 = header(headers, "x-ratelimit-reset")?.parse().ok()?;
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    Some(RateLimitHeaders {
+        limit,
+        remaining,
+        seconds_to_full: (reset as f64 - now).max(0.0),
+    })
+}
+
+/// Classifies a transport failure and describes it in one line. reqwest's
+/// own text names the URL, so only the causes are used.
+fn describe_transport(error: &reqwest::Error) -> (TransportKind, String) {
+    let causes = chain(error);
+    let lower = causes.to_lowercase();
+    // Only a failure while connecting can be the handshake: a connection
+    // dropped later (rustls says "peer closed connection without sending
+    // TLS close_notify") is a reset, and is retried.
+    let (kind, text) = if error.is_timeout() {
+        (TransportKind::Timeout, "timed out")
+    } else if error.is_connect()
+        && (lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+            || lower.contains("invalidcontenttype")
+            || lower.contains("corrupt message"))
+    {
+        (TransportKind::Tls, "TLS handshake failed")
+    } else if error.is_connect()
+        && (lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve"))
+    {
+        (TransportKind::Dns, "the host name could not be resolved")
+    } else if error.is_connect() {
+        (TransportKind::Connect, "could not connect")
+    } else if error.is_body() || error.is_decode() {
+        (
+            TransportKind::Body,
+            "the connection broke while the body was read",
+        )
+    } else {
+        (TransportKind::Other, "the request failed")
+    };
+    let detail = if causes.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{text}: {causes}")
+    };
+    (kind, detail)
+}
+
+/// The causes of an error, outermost first, without reqwest's URL.
+pub fn chain(error: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
