@@ -7,7 +7,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 use source_ecommerce::cli::{Cli, Command};
-use source_ecommerce::protocol::{self, Emitter};
+use source_ecommerce::protocol;
 use source_ecommerce::{commands, error};
 
 fn main() -> ExitCode {
@@ -23,8 +23,14 @@ fn main() -> ExitCode {
     };
     let level = cli.log_level();
     match cli.command {
-        Command::Spec => commands::spec(),
-        command => run_async(command, level),
+        Command::Spec => commands::spec::run(),
+        Command::Check { config } => commands::check::run(&config, level),
+        Command::Discover { config } => commands::discover::run(&config, level),
+        Command::Read {
+            config,
+            catalog,
+            state,
+        } => commands::read::run(&config, &catalog, state.as_deref(), level),
     }
 }
 
@@ -38,62 +44,6 @@ fn keep_page_buffers_in_the_heap() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 4 << 20);
-    }
-}
-
-fn run_async(command: Command, level: protocol::LogLevel) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("source-ecommerce")
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("source-ecommerce: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let (inputs, stream_names) = match &command {
-        Command::Read {
-            config,
-            catalog,
-            state,
-        } => match commands::read_inputs(config, catalog, state.as_deref()) {
-            Ok(inputs) => {
-                let names = inputs
-                    .planned
-                    .iter()
-                    .map(|p| p.def.name.to_owned())
-                    .collect();
-                (Some(inputs), names)
-            }
-            Err(error) => {
-                let (emitter, handle) = Emitter::stdout(Vec::new(), level);
-                emitter.error_blocking(&error, None);
-                drop(emitter);
-                let _ = handle.finish();
-                return ExitCode::FAILURE;
-            }
-        },
-        _ => (None, Vec::new()),
-    };
-    let (emitter, handle) = Emitter::stdout(stream_names, level);
-    let code = runtime.block_on(async {
-        match (command, inputs) {
-            (Command::Check { config }, _) => commands::check(&config, &emitter).await,
-            (Command::Discover { config }, _) => commands::discover(&config, &emitter).await,
-            (Command::Read { .. }, Some(inputs)) => commands::read(inputs, &emitter).await,
-            _ => unreachable!("spec runs without a runtime; read has its inputs"),
-        }
-    });
-    drop(emitter);
-    // Streams may still be winding down in tasks; they hold no emitter once
-    // the runtime is gone.
-    drop(runtime);
-    match handle.finish() {
-        Ok(()) => code,
-        // stdout closed under us: nothing more can be said there.
-        Err(_) => ExitCode::FAILURE,
     }
 }
 
@@ -115,7 +65,6 @@ fn usage_error(error: clap::Error) -> ExitCode {
         }
         _ => {
             let _ = error.print();
-            let (emitter, handle) = Emitter::stdout(Vec::new(), protocol::LogLevel::Info);
             let message = error
                 .render()
                 .to_string()
@@ -124,14 +73,10 @@ fn usage_error(error: clap::Error) -> ExitCode {
                 .unwrap_or("invalid arguments")
                 .trim_start_matches("error: ")
                 .to_owned();
-            emitter.error_blocking(
-                &error::Error::config(format!(
-                    "Invalid arguments: {message}. Run source-ecommerce --help."
-                )),
-                None,
-            );
-            drop(emitter);
-            let _ = handle.finish();
+            let error = error::Error::config(format!(
+                "Invalid arguments: {message}. Run source-ecommerce --help."
+            ));
+            commands::fail_before_runtime(&error, protocol::LogLevel::Info);
             ExitCode::from(2)
         }
     }
