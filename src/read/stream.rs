@@ -68,11 +68,17 @@ pub trait Sink: Send + Sync {
 /// The settings of a read that the walks use, settled once for all streams.
 #[derive(Debug, Clone)]
 pub struct ReadSettings {
+    /// Records per request.
     pub page_size: u32,
+    /// Whether soft-deleted records are asked for.
     pub include_deleted: bool,
+    /// Records with an earlier cursor are not emitted.
     pub start_date: Option<DateTime<Utc>>,
+    /// The configured request cap, which bounds useful parallel slices.
     pub requests_per_second: Option<f64>,
+    /// Pages in flight across all streams.
     pub max_concurrency: NonZeroUsize,
+    /// Records per stream between two checkpoints.
     pub checkpoint_interval: NonZeroU64,
     /// The configured lookback of streams that have one.
     pub lookback: TimeDelta,
@@ -82,6 +88,7 @@ pub struct ReadSettings {
 }
 
 impl ReadSettings {
+    /// The settings of `config`, for a read up to `upper`.
     pub fn new(config: &Config, upper: DateTime<Utc>) -> Self {
         ReadSettings {
             page_size: config.page_size,
@@ -111,7 +118,7 @@ pub struct StreamRun<P, K> {
 }
 
 impl<P: Pages, K: Sink> StreamRun<P, K> {
-    #[allow(clippy::too_many_arguments)]
+    /// A run of `def`, the `id`-th stream of the read.
     pub fn new(
         def: &'static StreamDef,
         id: StreamId,
@@ -143,6 +150,7 @@ impl<P: Pages, K: Sink> StreamRun<P, K> {
         }
     }
 
+    /// Records per request.
     pub fn page_size(&self) -> u32 {
         self.settings.page_size
     }
@@ -157,6 +165,7 @@ impl<P: Pages, K: Sink> StreamRun<P, K> {
         self.settings.start_date.is_none_or(|start| cursor >= start)
     }
 
+    /// A log line about this stream.
     pub async fn log(&self, level: LogLevel, message: impl Into<String>) {
         self.sink.log(level, message.into()).await;
     }
