@@ -2,11 +2,12 @@
 //! parsed into types that carry meaning (URLs, instants, secrets).
 
 use std::fmt;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
@@ -81,7 +82,10 @@ impl Credentials {
     }
 }
 
-/// The parsed configuration. Defaults match `specs/spec.json`.
+/// The parsed configuration, in the types its users need. Defaults are
+/// not repeated here: [`Config::from_value`] fills them in from
+/// `specs/spec.json`, and the spec's bounds are checked before parsing, so
+/// no consumer needs to clamp a value again.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
     #[serde(deserialize_with = "deserialize_base_url")]
@@ -89,56 +93,31 @@ pub struct Config {
     pub credentials: Credentials,
     #[serde(default)]
     pub start_date: Option<DateTime<Utc>>,
-    #[serde(default = "defaults::include_deleted")]
     pub include_deleted: bool,
-    #[serde(default = "defaults::page_size")]
     pub page_size: u32,
     #[serde(default)]
     pub requests_per_second: Option<f64>,
-    #[serde(default = "defaults::events_lookback_minutes")]
-    pub events_lookback_minutes: u32,
-    #[serde(default = "defaults::max_concurrency")]
-    pub max_concurrency: usize,
-    #[serde(default = "defaults::checkpoint_interval")]
-    pub checkpoint_interval: u64,
-    #[serde(default = "defaults::request_timeout_seconds")]
+    /// How far before its cursor an incremental sync of order events
+    /// re-reads (`events_lookback_minutes`).
+    #[serde(
+        rename = "events_lookback_minutes",
+        deserialize_with = "deserialize_minutes"
+    )]
+    pub events_lookback: TimeDelta,
+    pub max_concurrency: NonZeroUsize,
+    /// Records per stream between two checkpoints.
+    pub checkpoint_interval: NonZeroU64,
     pub request_timeout_seconds: u64,
-    #[serde(default = "defaults::connect_timeout_seconds")]
     pub connect_timeout_seconds: u64,
-    #[serde(default = "defaults::max_retries")]
     pub max_retries: u32,
-    #[serde(default = "defaults::max_retry_seconds")]
     pub max_retry_seconds: u64,
 }
 
-mod defaults {
-    pub fn include_deleted() -> bool {
-        true
-    }
-    pub fn page_size() -> u32 {
-        1000
-    }
-    pub fn events_lookback_minutes() -> u32 {
-        10
-    }
-    pub fn max_concurrency() -> usize {
-        4
-    }
-    pub fn checkpoint_interval() -> u64 {
-        10_000
-    }
-    pub fn request_timeout_seconds() -> u64 {
-        120
-    }
-    pub fn connect_timeout_seconds() -> u64 {
-        10
-    }
-    pub fn max_retries() -> u32 {
-        8
-    }
-    pub fn max_retry_seconds() -> u64 {
-        600
-    }
+fn deserialize_minutes<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<TimeDelta, D::Error> {
+    let minutes = u32::deserialize(deserializer)?;
+    Ok(TimeDelta::minutes(i64::from(minutes)))
 }
 
 fn deserialize_base_url<'de, D: serde::Deserializer<'de>>(
@@ -183,11 +162,12 @@ impl Config {
     /// Validates `value` against the spec, then parses it.
     pub fn from_value(value: &Value) -> Result<Config> {
         validate_against_spec(value)?;
+        let value = with_spec_defaults(value);
         // Validation already caught wrong types, so a failure here is a
         // value the schema cannot express (an invalid URL, say). Its
         // message names the field; serde's own text could quote a value,
         // so only our own messages are used.
-        let config = Config::deserialize(value).map_err(|e| {
+        let config = Config::deserialize(&value).map_err(|e| {
             let text = e.to_string();
             let safe = if text.starts_with("base_url") {
                 text
@@ -206,12 +186,6 @@ impl Config {
 
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_seconds)
-    }
-
-    /// The lookback for order events, never below the API's 5-minute
-    /// visibility delay.
-    pub fn events_lookback(&self) -> chrono::Duration {
-        chrono::Duration::minutes(i64::from(self.events_lookback_minutes.max(5)))
     }
 }
 
@@ -250,6 +224,25 @@ fn connection_specification() -> &'static Value {
         let spec: Value = serde_json::from_str(SPEC_JSON).expect("specs/spec.json is valid JSON");
         spec["connectionSpecification"].clone()
     })
+}
+
+/// `value` with every top-level property it leaves out set to the spec's
+/// `default`, the one place defaults are written down.
+fn with_spec_defaults(value: &Value) -> Value {
+    let mut value = value.clone();
+    if let (Some(object), Some(properties)) = (
+        value.as_object_mut(),
+        connection_specification()["properties"].as_object(),
+    ) {
+        for (name, property) in properties {
+            if let Some(default) = property.get("default") {
+                object
+                    .entry(name.as_str())
+                    .or_insert_with(|| default.clone());
+            }
+        }
+    }
+    value
 }
 
 /// Checks `value` against the spec's `connectionSpecification`. Messages name
@@ -355,10 +348,63 @@ mod tests {
         let config = Config::from_value(&valid()).unwrap();
         assert_eq!(config.page_size, 1000);
         assert!(config.include_deleted);
-        assert_eq!(config.events_lookback_minutes, 10);
-        assert_eq!(config.checkpoint_interval, 10_000);
+        assert_eq!(config.events_lookback, TimeDelta::minutes(10));
+        assert_eq!(config.checkpoint_interval.get(), 10_000);
         assert!(config.start_date.is_none());
         assert!(config.requests_per_second.is_none());
+    }
+
+    #[test]
+    fn every_spec_default_is_the_configs_default() {
+        let config = Config::from_value(&valid()).unwrap();
+        let properties = connection_specification()["properties"]
+            .as_object()
+            .unwrap();
+        let defaults: Vec<(&str, &Value)> = properties
+            .iter()
+            .filter_map(|(name, p)| Some((name.as_str(), p.get("default")?)))
+            .collect();
+        let from_config = |name: &str| -> Value {
+            match name {
+                "include_deleted" => json!(config.include_deleted),
+                "page_size" => json!(config.page_size),
+                "events_lookback_minutes" => json!(config.events_lookback.num_minutes()),
+                "max_concurrency" => json!(config.max_concurrency.get()),
+                "checkpoint_interval" => json!(config.checkpoint_interval.get()),
+                "request_timeout_seconds" => json!(config.request_timeout().as_secs()),
+                "connect_timeout_seconds" => json!(config.connect_timeout().as_secs()),
+                "max_retries" => json!(config.max_retries),
+                "max_retry_seconds" => json!(config.max_retry_seconds),
+                other => panic!("spec property {other} has a default the config does not read"),
+            }
+        };
+        assert_eq!(defaults.len(), 9, "{defaults:?}");
+        for (name, default) in defaults {
+            assert_eq!(&from_config(name), default, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_value_given_in_the_config_is_not_replaced_by_the_default() {
+        let mut config = valid();
+        config["max_concurrency"] = json!(9);
+        let config = Config::from_value(&config).unwrap();
+        assert_eq!(config.max_concurrency.get(), 9);
+    }
+
+    #[test]
+    fn the_spec_minimum_of_the_events_lookback_is_the_streams_own_minimum() {
+        let minimum =
+            connection_specification()["properties"]["events_lookback_minutes"]["minimum"]
+                .as_i64()
+                .unwrap();
+        let crate::streams::Walk::Keyset(keyset) = crate::streams::ORDER_EVENTS.walk else {
+            panic!("order events are a keyset stream");
+        };
+        assert_eq!(
+            keyset.lookback.map(|l| l.minimum),
+            Some(TimeDelta::minutes(minimum))
+        );
     }
 
     #[test]

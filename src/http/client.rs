@@ -66,7 +66,7 @@ impl ApiClient {
             .user_agent(concat!("source-ecommerce/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout())
             .timeout(config.request_timeout())
-            .pool_max_idle_per_host(config.max_concurrency.max(1) * 2)
+            .pool_max_idle_per_host(config.max_concurrency.get() * 2)
             .tcp_nodelay(true)
             // A redirect would carry the API key header or the token
             // request's form to wherever it points; the API never redirects.
@@ -90,7 +90,7 @@ impl ApiClient {
                 http,
                 base: config.base_url.clone(),
                 auth: Authenticator::new(&config.credentials),
-                limiter: RateLimiter::new(config.requests_per_second, config.max_concurrency),
+                limiter: RateLimiter::new(config.requests_per_second, config.max_concurrency.get()),
                 policy,
                 breaker,
                 events: Box::new(events),

@@ -11,13 +11,15 @@
 
 use chrono::{DateTime, Utc};
 
-use super::StreamRun;
+use super::keys::RecordKeys;
 use super::page_numbers::{PageWalk, Position};
+use super::stream::{Pages, Sink, StreamRun};
 use crate::error::Result;
 use crate::protocol::SyncMode;
 use crate::state::{Resume, StreamState};
 
-pub async fn read(run: &StreamRun) -> Result<()> {
+/// Reads every page of the stream, emitting and checkpointing through its sink.
+pub async fn read<P: Pages, K: Sink>(run: &StreamRun<P, K>) -> Result<()> {
     let input = run.state.clone().unwrap_or_default();
     let incremental = run.mode == SyncMode::Incremental;
     // Only a position saved in the same mode may be resumed (incremental
@@ -39,7 +41,7 @@ pub async fn read(run: &StreamRun) -> Result<()> {
     let upper = resume
         .and_then(|r| r.upper)
         .filter(|_| incremental)
-        .unwrap_or(run.ctx.upper);
+        .unwrap_or(run.settings.upper);
     let mut high_water = resume.and_then(|r| r.high_water).filter(|_| incremental);
     let position = resume
         .and_then(Position::from_resume)
@@ -59,11 +61,11 @@ pub async fn read(run: &StreamRun) -> Result<()> {
             .param("page", page)
             .param("limit", run.page_size())
     };
-    let keep = |keys: &super::records::RecordKeys<'_>| {
+    let keep = |keys: &RecordKeys<'_>| {
         run.wanted(keys.cursor)
             && (!incremental || (cursor.is_none_or(|c| keys.cursor > c) && keys.cursor <= upper))
     };
-    let _permit = run.permit().await?;
+    let _permit = run.pages.permit().await?;
     let mut first = true;
     let mut since_checkpoint = 0u64;
     while let Some(page) = pages.next(run, request, keep).await? {
@@ -75,21 +77,21 @@ pub async fn read(run: &StreamRun) -> Result<()> {
                 .total
                 .filter(|_| !incremental)
                 .map(|total| total.saturating_sub(skipped));
-            run.started_reading(estimate).await;
+            run.sink.started_reading(estimate).await;
         }
         high_water = high_water.max(page.newest);
         since_checkpoint += page.read;
         if !page.batch.is_empty() {
-            run.ctx.emitter.send(page.batch.into_output()).await;
+            run.sink.records(page.batch).await;
         }
-        if since_checkpoint >= run.ctx.config.checkpoint_interval && pages.position().page > 1 {
+        if since_checkpoint >= run.settings.checkpoint_interval.get() && pages.position().page > 1 {
             since_checkpoint = 0;
             let state = checkpoint(cursor, pages.position(), incremental, upper, high_water);
-            run.send_state(state).await;
+            run.sink.state(state).await;
         }
     }
     if first {
-        run.started_reading(Some(0)).await;
+        run.sink.started_reading(Some(0)).await;
     }
     let last = StreamState {
         cursor: if incremental {
@@ -99,7 +101,7 @@ pub async fn read(run: &StreamRun) -> Result<()> {
         },
         resume: None,
     };
-    run.send_state(last).await;
+    run.sink.state(last).await;
     Ok(())
 }
 
@@ -120,5 +122,133 @@ fn checkpoint(
             high_water: if incremental { high_water } else { None },
             after: None,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU64;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::read::test_support::{Sent, numbered_page, scripted, settings, t};
+    use crate::streams::PRODUCTS;
+
+    const AT: &str = "2024-01-01T10:00:00Z";
+
+    #[tokio::test]
+    async fn a_full_refresh_emits_every_page_then_an_empty_state() {
+        let run = scripted(
+            &PRODUCTS,
+            SyncMode::FullRefresh,
+            None,
+            settings(),
+            vec![
+                numbered_page(&PRODUCTS, &[("p1", AT), ("p2", AT)], true, Some(3)),
+                numbered_page(&PRODUCTS, &[("p3", AT)], false, Some(3)),
+            ],
+        );
+        read(&run).await.unwrap();
+        let sent = run.sink.sent();
+        assert_eq!(sent[0], Sent::Started(Some(3)));
+        assert_eq!(run.sink.ids("id"), ["p1", "p2", "p3"]);
+        assert_eq!(run.sink.states(), [json!({})]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_list_reports_running_and_ends_with_a_state() {
+        let run = scripted(
+            &PRODUCTS,
+            SyncMode::FullRefresh,
+            None,
+            settings(),
+            vec![numbered_page(&PRODUCTS, &[], false, Some(0))],
+        );
+        read(&run).await.unwrap();
+        assert_eq!(
+            run.sink.sent(),
+            [Sent::Started(Some(0)), Sent::State(json!({}))]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_after_the_interval_holds_the_next_page_position() {
+        let mut settings = settings();
+        settings.checkpoint_interval = NonZeroU64::new(2).unwrap();
+        let run = scripted(
+            &PRODUCTS,
+            SyncMode::FullRefresh,
+            None,
+            settings,
+            vec![
+                numbered_page(&PRODUCTS, &[("p1", AT), ("p2", AT)], true, Some(3)),
+                numbered_page(&PRODUCTS, &[("p3", AT)], false, Some(3)),
+            ],
+        );
+        read(&run).await.unwrap();
+        let sent = run.sink.sent();
+        assert!(matches!(&sent[1], Sent::Records(r) if r.len() == 2));
+        assert_eq!(
+            sent[2],
+            Sent::State(json!({"resume": {"page": 2, "last_id": "p2", "total": 3}}))
+        );
+        assert_eq!(run.sink.states().last(), Some(&json!({})));
+    }
+
+    #[tokio::test]
+    async fn a_saved_position_resumes_at_its_page_and_estimates_what_is_left() {
+        let state = StreamState {
+            cursor: None,
+            resume: Some(Resume {
+                page: Some(2),
+                last_id: Some("p2".into()),
+                total: Some(3),
+                ..Resume::default()
+            }),
+        };
+        let run = scripted(
+            &PRODUCTS,
+            SyncMode::FullRefresh,
+            Some(state),
+            settings(),
+            vec![numbered_page(&PRODUCTS, &[("p3", AT)], false, Some(3))],
+        );
+        read(&run).await.unwrap();
+        assert_eq!(run.pages.param("page"), ["2"]);
+        assert!(run.sink.sent().contains(&Sent::Started(Some(1))));
+        assert_eq!(run.sink.ids("id"), ["p3"]);
+    }
+
+    #[tokio::test]
+    async fn incremental_emits_only_products_changed_after_the_cursor_up_to_upper() {
+        let state = StreamState {
+            cursor: Some(t("2024-01-01T09:00:00Z")),
+            resume: None,
+        };
+        let run = scripted(
+            &PRODUCTS,
+            SyncMode::Incremental,
+            Some(state),
+            settings(),
+            vec![numbered_page(
+                &PRODUCTS,
+                &[
+                    ("old", "2024-01-01T09:00:00Z"),
+                    ("new", "2024-01-01T10:00:00Z"),
+                    ("later", "2024-01-01T12:00:01Z"),
+                ],
+                false,
+                Some(3),
+            )],
+        );
+        read(&run).await.unwrap();
+        assert_eq!(run.sink.ids("id"), ["new"]);
+        // X-Total-Count counts every product, not the changed ones.
+        assert!(run.sink.sent().contains(&Sent::Started(None)));
+        assert_eq!(
+            run.sink.states(),
+            [json!({"cursor": "2024-01-01T10:00:00Z"})]
+        );
     }
 }

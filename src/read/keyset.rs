@@ -10,13 +10,15 @@
 
 use chrono::{DateTime, Utc};
 
-use super::StreamRun;
-use super::records::{Batch, PageBody};
-use super::slices::{SECOND, Slice, SliceTracker, api_instant};
+use super::batch::Batch;
+use super::page_body::PageBody;
+use super::slice_checkpoints::{SECOND, Slice, SliceTracker, api_instant};
+use super::stream::{Pages, Sink, StreamRun};
+use super::time_ordered::SliceWalk;
 use crate::error::Result;
 use crate::http::{ApiRequest, BodyError};
 use crate::protocol::LogLevel;
-use crate::streams::Walk;
+use crate::streams::{Keyset, Lookback};
 
 /// Restarts after an expired page token that may follow each other without
 /// any record in between before the walk gives up.
@@ -32,16 +34,44 @@ struct KeysetPage {
     next_page_token: Option<String>,
 }
 
+impl SliceWalk for Keyset {
+    fn probe<P: Pages, K: Sink>(
+        &self,
+        run: &StreamRun<P, K>,
+        lo: Option<DateTime<Utc>>,
+        _hi: DateTime<Utc>,
+    ) -> ApiRequest<'static> {
+        // The upper bound is not a filter of keyset endpoints.
+        let mut request = run.list_request().param("limit", 1);
+        if let Some(lo) = lo {
+            request = request.param(self.after_param, api_instant(lo));
+        }
+        request
+    }
+
+    async fn walk<P: Pages, K: Sink>(
+        &self,
+        run: &StreamRun<P, K>,
+        index: usize,
+        slice: Slice,
+        tracker: &SliceTracker,
+    ) -> Result<()> {
+        walk(run, self.after_param, index, slice, tracker).await
+    }
+
+    fn lookback(&self) -> Option<Lookback> {
+        self.lookback
+    }
+}
+
 /// Walks `slice` to its end, emitting through `tracker`.
-pub async fn walk(
-    run: &StreamRun,
+async fn walk<P: Pages, K: Sink>(
+    run: &StreamRun<P, K>,
+    after_param: &'static str,
     index: usize,
     slice: Slice,
     tracker: &SliceTracker,
 ) -> Result<()> {
-    let Walk::Keyset { after_param, .. } = run.def.walk else {
-        unreachable!("keyset::walk is only called for keyset streams");
-    };
     // The filter of the current chain of page tokens (the API refuses a
     // token whose filters changed), and where a new chain would start.
     let mut after = slice.lo;
@@ -56,7 +86,11 @@ pub async fn walk(
         if let Some(token) = &token {
             request = request.param("page_token", token);
         }
-        let page = match run.get(&request, |body| parse(run, slice, body)).await {
+        let page = match run
+            .pages
+            .get(&request, |body| parse(run, slice, body))
+            .await
+        {
             Ok(page) => page,
             Err(error) if error.status() == Some(400) && token.is_some() => {
                 if restarts >= MAX_RESTARTS_WITHOUT_PROGRESS {
@@ -89,9 +123,11 @@ pub async fn walk(
         } else {
             page.last.map(|last| last - SECOND).max(slice.lo)
         };
-        tracker.emit(index, page.batch, safe, page.newest).await;
+        tracker
+            .emit(&run.sink, index, page.batch, safe, page.newest)
+            .await;
         if done {
-            tracker.finish_slice(index).await;
+            tracker.finish_slice(&run.sink, index).await;
             return Ok(());
         }
         resume_from = safe;
@@ -99,7 +135,11 @@ pub async fn walk(
     }
 }
 
-fn parse(run: &StreamRun, slice: Slice, body: &[u8]) -> Result<KeysetPage, BodyError> {
+fn parse<P: Pages, K: Sink>(
+    run: &StreamRun<P, K>,
+    slice: Slice,
+    body: &[u8],
+) -> Result<KeysetPage, BodyError> {
     let page = PageBody::parse(body)?;
     let mut batch = run.batch(body.len());
     let (mut last, mut newest, mut passed_end) = (None, None, false);
@@ -124,14 +164,190 @@ fn parse(run: &StreamRun, slice: Slice, body: &[u8]) -> Result<KeysetPage, BodyE
     })
 }
 
-/// The request that finds the earliest record after `lo` and counts them.
-pub fn probe(run: &StreamRun, lo: Option<DateTime<Utc>>) -> ApiRequest<'static> {
-    let Walk::Keyset { after_param, .. } = run.def.walk else {
-        unreachable!("keyset::probe is only called for keyset streams");
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU64;
+
+    use super::*;
+    use crate::protocol::SyncMode;
+    use crate::read::test_support::{
+        Answer, ScriptedRun, Sent, UPPER, keyset_page, scripted, settings, t,
     };
-    let mut request = run.list_request().param("limit", 1);
-    if let Some(lo) = lo {
-        request = request.param(after_param, api_instant(lo));
+    use crate::streams::{CUSTOMERS, Walk};
+
+    const LO: &str = "2024-01-01T10:00:00Z";
+
+    fn customers(answers: Vec<Answer>) -> ScriptedRun {
+        scripted(&CUSTOMERS, SyncMode::Incremental, None, settings(), answers)
     }
-    request
+
+    fn keyset() -> Keyset {
+        let Walk::Keyset(keyset) = CUSTOMERS.walk else {
+            panic!("customers are a keyset stream");
+        };
+        keyset
+    }
+
+    async fn walk_slice(run: &ScriptedRun) -> Result<()> {
+        let slice = Slice {
+            lo: Some(t(LO)),
+            hi: t(UPPER),
+        };
+        let tracker = SliceTracker::new(
+            run.mode,
+            run.settings.checkpoint_interval,
+            slice.lo,
+            &[slice],
+        );
+        keyset().walk(run, 0, slice, &tracker).await
+    }
+
+    #[tokio::test]
+    async fn an_empty_slice_ends_after_one_request() {
+        let run = customers(vec![keyset_page(&CUSTOMERS, &[], None)]);
+        walk_slice(&run).await.unwrap();
+        assert_eq!(run.pages.param("updated_after"), ["2024-01-01T10:00:00Z"]);
+        assert_eq!(run.pages.param("limit"), ["2"]);
+        assert!(run.sink.ids("id").is_empty());
+    }
+
+    #[tokio::test]
+    async fn one_page_without_a_token_is_the_whole_slice() {
+        let run = customers(vec![keyset_page(
+            &CUSTOMERS,
+            &[("a", "2024-01-01T10:01:00Z")],
+            None,
+        )]);
+        walk_slice(&run).await.unwrap();
+        assert_eq!(run.sink.ids("id"), ["a"]);
+        assert_eq!(run.pages.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn pages_are_followed_by_their_token_under_the_same_filter() {
+        let run = customers(vec![
+            keyset_page(
+                &CUSTOMERS,
+                &[("a", "2024-01-01T10:01:00Z"), ("b", "2024-01-01T10:02:00Z")],
+                Some("t1"),
+            ),
+            keyset_page(
+                &CUSTOMERS,
+                &[("c", "2024-01-01T10:03:00Z"), ("d", "2024-01-01T10:04:00Z")],
+                Some("t2"),
+            ),
+            keyset_page(&CUSTOMERS, &[("e", "2024-01-01T10:05:00Z")], None),
+        ]);
+        walk_slice(&run).await.unwrap();
+        assert_eq!(run.sink.ids("id"), ["a", "b", "c", "d", "e"]);
+        assert_eq!(run.pages.param("page_token"), ["-", "t1", "t2"]);
+        assert_eq!(
+            run.pages.param("updated_after"),
+            ["2024-01-01T10:00:00Z"; 3]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_walk_stops_at_the_first_record_past_the_slice() {
+        let run = customers(vec![keyset_page(
+            &CUSTOMERS,
+            &[("a", "2024-01-01T11:59:59Z"), ("b", "2024-01-01T12:00:01Z")],
+            Some("t1"),
+        )]);
+        walk_slice(&run).await.unwrap();
+        assert_eq!(run.sink.ids("id"), ["a"]);
+        assert_eq!(run.pages.unanswered(), 0);
+        assert_eq!(run.pages.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_expired_page_token_restarts_from_the_last_safe_second() {
+        let run = customers(vec![
+            keyset_page(
+                &CUSTOMERS,
+                &[("a", "2024-01-01T10:01:00Z"), ("b", "2024-01-01T10:02:00Z")],
+                Some("t1"),
+            ),
+            Answer::Status(400),
+            keyset_page(
+                &CUSTOMERS,
+                &[("b", "2024-01-01T10:02:00Z"), ("c", "2024-01-01T10:03:00Z")],
+                None,
+            ),
+        ]);
+        walk_slice(&run).await.unwrap();
+        // The second of the last page is read again, nothing is lost.
+        assert_eq!(run.sink.ids("id"), ["a", "b", "b", "c"]);
+        assert_eq!(run.pages.param("page_token"), ["-", "t1", "-"]);
+        assert_eq!(
+            run.pages.param("updated_after"),
+            [
+                "2024-01-01T10:00:00Z",
+                "2024-01-01T10:00:00Z",
+                "2024-01-01T10:01:59Z"
+            ]
+        );
+        assert!(
+            run.sink
+                .sent()
+                .iter()
+                .any(|s| matches!(s, Sent::Log(m) if m.contains("page token was refused")))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_400_on_the_first_page_fails_the_walk() {
+        let run = customers(vec![Answer::Status(400)]);
+        let error = walk_slice(&run).await.unwrap_err();
+        assert_eq!(error.status(), Some(400));
+    }
+
+    #[tokio::test]
+    async fn refused_tokens_without_progress_give_up_after_the_restart_limit() {
+        let mut answers = vec![keyset_page(
+            &CUSTOMERS,
+            &[("a", "2024-01-01T10:01:00Z"), ("b", "2024-01-01T10:02:00Z")],
+            Some("t1"),
+        )];
+        for _ in 0..=MAX_RESTARTS_WITHOUT_PROGRESS {
+            answers.push(Answer::Status(400));
+            answers.push(keyset_page(&CUSTOMERS, &[], Some("t2")));
+        }
+        let run = customers(answers);
+        let error = walk_slice(&run).await.unwrap_err();
+        assert_eq!(error.status(), Some(400));
+    }
+
+    #[tokio::test]
+    async fn checkpoints_claim_only_the_seconds_before_a_pages_last() {
+        let mut settings = settings();
+        settings.checkpoint_interval = NonZeroU64::MIN;
+        let run = scripted(
+            &CUSTOMERS,
+            SyncMode::Incremental,
+            None,
+            settings,
+            vec![
+                keyset_page(
+                    &CUSTOMERS,
+                    &[("a", "2024-01-01T10:01:00Z"), ("b", "2024-01-01T10:02:00Z")],
+                    Some("t1"),
+                ),
+                keyset_page(&CUSTOMERS, &[("c", "2024-01-01T10:03:00Z")], None),
+            ],
+        );
+        walk_slice(&run).await.unwrap();
+        let sent = run.sink.sent();
+        assert!(matches!(&sent[0], Sent::Records(r) if r.len() == 2));
+        assert_eq!(
+            sent[1],
+            Sent::State(serde_json::json!({"cursor": "2024-01-01T10:01:59Z"}))
+        );
+        assert!(matches!(&sent[2], Sent::Records(r) if r.len() == 1));
+        // The last page ends the slice: all of it is certain.
+        assert_eq!(
+            sent[3],
+            Sent::State(serde_json::json!({"cursor": "2024-01-01T12:00:00Z"}))
+        );
+    }
 }

@@ -7,31 +7,34 @@
 //! them, and the bounded channel of the [`Emitter`] bounds the output
 //! waiting for stdout, so memory stays flat whatever the volume.
 
+mod batch;
 mod id_ordered;
+mod keys;
 mod keyset;
+mod page_body;
 mod page_numbers;
-mod records;
-mod sliced;
-mod slices;
+mod slice_checkpoints;
+mod stream;
+#[cfg(test)]
+mod test_support;
+mod time_ordered;
 mod time_window;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::{ApiClient, ApiRequest, BodyError};
-use crate::protocol::{
-    ConfiguredCatalog, Emitter, EstimateTrace, LogLevel, Message, Output, StreamDescriptor,
-    StreamId, StreamStatus, StreamStatusTrace, SyncMode, TraceBody, TraceMessage,
-};
+use crate::http::ApiClient;
+use crate::protocol::{ConfiguredCatalog, Emitter, LogLevel, StreamStatus, SyncMode};
 use crate::state::{InputState, StreamState};
 use crate::streams::{self, StreamDef, Walk};
 
-pub use slices::{SECOND, floor_second};
+pub use slice_checkpoints::{SECOND, floor_second};
+pub use stream::{ApiPages, EmitterSink, Pages, ReadSettings, Sink, StreamRun};
 
 /// A stream the catalog asks for, with its input state.
 #[derive(Debug)]
@@ -68,28 +71,8 @@ pub fn plan(catalog: &ConfiguredCatalog, state: &InputState) -> Result<Vec<Plann
     Ok(planned)
 }
 
-/// The part of a read that every stream shares.
-pub struct ReadContext {
-    pub client: ApiClient,
-    pub emitter: Emitter,
-    pub config: Config,
-    /// Pages in flight across all streams.
-    permits: Arc<Semaphore>,
-    /// The upper bound of every window: records updated later wait for the
-    /// next sync, so that the sync ends while the shop keeps writing.
-    pub upper: DateTime<Utc>,
-}
-
-/// One stream being read.
-pub struct StreamRun {
-    pub ctx: Arc<ReadContext>,
-    pub def: &'static StreamDef,
-    pub id: StreamId,
-    pub mode: SyncMode,
-    pub state: Option<StreamState>,
-    /// Reads the id and cursor of this stream's records.
-    pub keys: records::KeyReader,
-}
+/// A stream read from the API onto stdout.
+type ApiStreamRun = StreamRun<ApiPages, EmitterSink>;
 
 /// How a stream's read ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,29 +109,36 @@ pub async fn run(
             format!(
                 "reading {} stream(s) up to {}",
                 planned.len(),
-                slices::api_instant(upper)
+                slice_checkpoints::api_instant(upper)
             ),
         )
         .await;
-    let ctx = Arc::new(ReadContext {
-        permits: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
-        client,
-        emitter,
-        config,
-        upper,
-    });
+    let settings = Arc::new(ReadSettings::new(&config, upper));
+    let client = Arc::new(client);
+    let permits = Arc::new(Semaphore::new(config.max_concurrency.get()));
 
     let mut tasks = Vec::with_capacity(planned.len());
     for (id, stream) in planned.into_iter().enumerate() {
-        let run = Arc::new(StreamRun {
-            ctx: ctx.clone(),
-            def: stream.def,
+        let pages = ApiPages {
+            client: client.clone(),
+            permits: permits.clone(),
+            stream: stream.def.name,
+        };
+        let sink = EmitterSink {
+            emitter: emitter.clone(),
+            stream: id,
+            name: stream.def.name,
+        };
+        let run = Arc::new(StreamRun::new(
+            stream.def,
             id,
-            mode: stream.mode,
-            state: stream.state,
-            keys: records::KeyReader::new(stream.def.primary_key, stream.def.cursor_field),
-        });
-        run.status(StreamStatus::Started).await;
+            stream.mode,
+            stream.state,
+            settings.clone(),
+            pages,
+            sink,
+        ));
+        run.sink.status(StreamStatus::Started).await;
         tasks.push((run.clone(), tokio::spawn(read_stream(run))));
     }
     let mut outcomes = Vec::with_capacity(tasks.len());
@@ -160,7 +150,7 @@ pub async fn run(
             Err(panicked) => {
                 let error = Error::system("The stream stopped on an internal error; report it.")
                     .with_internal(panicked.to_string());
-                run.fail(error).await
+                fail(&run, error).await
             }
         };
         outcomes.push(outcome);
@@ -182,14 +172,16 @@ fn upper_bound(now: DateTime<Utc>, server_now: Option<DateTime<Utc>>) -> DateTim
 /// How far the API's clock may be behind ours when it does not say.
 const UNKNOWN_CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-async fn read_stream(run: Arc<StreamRun>) -> StreamOutcome {
-    let result = match run.def.walk {
-        Walk::IdOrderedPages => id_ordered::read(&run).await,
-        Walk::Keyset { .. } | Walk::TimeWindowPages { .. } => sliced::read(run.clone()).await,
+async fn read_stream(run: Arc<ApiStreamRun>) -> StreamOutcome {
+    // The one place a stream's walk is chosen.
+    let result = match &run.def.walk {
+        Walk::IdOrdered => id_ordered::read(&run).await,
+        Walk::Keyset(keyset) => time_ordered::read(run.clone(), keyset).await,
+        Walk::TimeWindow(window) => time_ordered::read(run.clone(), window).await,
     };
     match result {
         Ok(()) => {
-            run.status(StreamStatus::Complete).await;
+            run.sink.status(StreamStatus::Complete).await;
             StreamOutcome::Complete
         }
         Err(error) if error.status() == Some(403) => {
@@ -198,140 +190,19 @@ async fn read_stream(run: Arc<StreamRun>) -> StreamOutcome {
                 format!("skipped: {} Other streams go on.", error.message()),
             )
             .await;
-            run.status(StreamStatus::Incomplete).await;
+            run.sink.status(StreamStatus::Incomplete).await;
             StreamOutcome::Forbidden
         }
-        Err(error) => run.fail(error).await,
+        Err(error) => fail(&run, error).await,
     }
 }
 
-impl StreamRun {
-    /// Ends the stream with `error`: an ERROR trace, then INCOMPLETE.
-    async fn fail(&self, error: Error) -> StreamOutcome {
-        let error = error.context(format!("Stream {}", self.def.name));
-        self.ctx.emitter.error(&error, Some(self.def.name)).await;
-        self.status(StreamStatus::Incomplete).await;
-        StreamOutcome::Failed
-    }
-
-    /// The list request with what every request of this stream carries.
-    pub fn list_request(&self) -> ApiRequest<'static> {
-        let request = ApiRequest::new(self.def.path);
-        if self.def.soft_deletes && self.ctx.config.include_deleted {
-            request.param("include_deleted", "true")
-        } else {
-            request
-        }
-    }
-
-    pub fn page_size(&self) -> u32 {
-        self.ctx.config.page_size
-    }
-
-    /// An empty batch of this stream's records.
-    pub fn batch(&self, body_len: usize) -> records::Batch {
-        records::Batch::new(self.id, self.def.name, body_len)
-    }
-
-    /// Whether a record with this cursor is within `start_date`.
-    pub fn wanted(&self, cursor: DateTime<Utc>) -> bool {
-        self.ctx
-            .config
-            .start_date
-            .is_none_or(|start| cursor >= start)
-    }
-
-    /// GETs `request` and parses the body with `parse` (inside the retry loop).
-    pub async fn get<T>(
-        &self,
-        request: &ApiRequest<'_>,
-        mut parse: impl FnMut(&[u8]) -> std::result::Result<T, BodyError>,
-    ) -> Result<T> {
-        self.ctx
-            .client
-            .get(request, Some(self.def.name), |response| {
-                parse(&response.body)
-            })
-            .await
-    }
-
-    /// Like [`StreamRun::get`], also handing `X-Total-Count` to `parse`.
-    pub async fn get_with_total<T>(
-        &self,
-        request: &ApiRequest<'_>,
-        mut parse: impl FnMut(&[u8], Option<u64>) -> std::result::Result<T, BodyError>,
-    ) -> Result<T> {
-        self.ctx
-            .client
-            .get(request, Some(self.def.name), |response| {
-                parse(&response.body, response.total_count)
-            })
-            .await
-    }
-
-    /// A permit to have one page in flight.
-    pub async fn permit(&self) -> Result<OwnedSemaphorePermit> {
-        self.ctx
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::system("The read was shut down."))
-    }
-
-    /// Sends a state of this stream (the writer adds the record count).
-    pub async fn send_state(&self, state: StreamState) {
-        self.ctx
-            .emitter
-            .send(Output::State {
-                stream: self.id,
-                blob: state.to_value(),
-            })
-            .await;
-    }
-
-    pub async fn log(&self, level: LogLevel, message: impl AsRef<str>) {
-        self.ctx
-            .emitter
-            .log(level, format!("{}: {}", self.def.name, message.as_ref()))
-            .await;
-    }
-
-    pub async fn status(&self, status: StreamStatus) {
-        self.ctx
-            .emitter
-            .message(&Message::Trace {
-                trace: TraceMessage::new(TraceBody::StreamStatus {
-                    stream_status: StreamStatusTrace {
-                        stream_descriptor: StreamDescriptor {
-                            name: self.def.name,
-                        },
-                        status,
-                        reasons: Vec::new(),
-                    },
-                }),
-            })
-            .await;
-    }
-
-    /// The first answer is in: an ESTIMATE from `X-Total-Count`, and RUNNING.
-    pub async fn started_reading(&self, total: Option<u64>) {
-        if let Some(total) = total {
-            self.ctx
-                .emitter
-                .message(&Message::Trace {
-                    trace: TraceMessage::new(TraceBody::Estimate {
-                        estimate: EstimateTrace {
-                            name: self.def.name,
-                            estimate_type: "STREAM",
-                            row_estimate: total,
-                        },
-                    }),
-                })
-                .await;
-        }
-        self.status(StreamStatus::Running).await;
-    }
+/// Ends the stream with `error`: an ERROR trace, then INCOMPLETE.
+async fn fail(run: &ApiStreamRun, error: Error) -> StreamOutcome {
+    let error = error.context(format!("Stream {}", run.def.name));
+    run.sink.emitter.error(&error, Some(run.def.name)).await;
+    run.sink.status(StreamStatus::Incomplete).await;
+    StreamOutcome::Failed
 }
 
 #[cfg(test)]

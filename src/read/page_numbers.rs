@@ -9,8 +9,10 @@
 //! (the list is sorted by id within the walk). Records that enter the list
 //! only push records back, which the same id check absorbs.
 
-use super::StreamRun;
-use super::records::{Batch, PageBody, RecordKeys};
+use super::batch::Batch;
+use super::keys::RecordKeys;
+use super::page_body::PageBody;
+use super::stream::{Pages, Sink, StreamRun};
 use crate::error::Result;
 use crate::http::{ApiRequest, BodyError};
 use crate::state::Resume;
@@ -74,15 +76,16 @@ impl PageWalk {
 
     /// Reads the next page (`request` builds the request for a page number);
     /// `None` once the list is done.
-    pub async fn next(
+    pub async fn next<P: Pages, K: Sink>(
         &mut self,
-        run: &StreamRun,
+        run: &StreamRun<P, K>,
         request: impl Fn(u32) -> ApiRequest<'static>,
-        keep: impl Fn(&RecordKeys<'_>) -> bool,
+        keep: impl Fn(&RecordKeys<'_>) -> bool + Sync,
     ) -> Result<Option<NumberedPage>> {
         while !self.done {
             let last_id = self.position.last_id.clone();
             let (page, max_id, has_more) = run
+                .pages
                 .get_with_total(&request(self.position.page), |body, total| {
                     parse(run, body, total, last_id.as_deref(), &keep)
                 })
@@ -113,12 +116,12 @@ impl PageWalk {
     }
 }
 
-fn parse(
-    run: &StreamRun,
+fn parse<P: Pages, K: Sink>(
+    run: &StreamRun<P, K>,
     body: &[u8],
     total: Option<u64>,
     last_id: Option<&str>,
-    keep: &impl Fn(&RecordKeys<'_>) -> bool,
+    keep: &(impl Fn(&RecordKeys<'_>) -> bool + Sync),
 ) -> Result<(NumberedPage, Option<String>, bool), BodyError> {
     let page = PageBody::parse(body)?;
     let mut batch = run.batch(body.len());
@@ -149,4 +152,76 @@ fn parse(
         max_id,
         has_more,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::SyncMode;
+    use crate::read::test_support::{Answer, ScriptedRun, numbered_page, scripted, settings};
+    use crate::streams::PRODUCTS;
+
+    const AT: &str = "2024-01-01T10:00:00Z";
+
+    async fn walk_all(answers: Vec<Answer>) -> ScriptedRun {
+        let run = scripted(&PRODUCTS, SyncMode::FullRefresh, None, settings(), answers);
+        let mut pages = PageWalk::new(Position::start());
+        let request = |page: u32| run.list_request().param("page", page).param("limit", 2);
+        while let Some(page) = pages.next(&run, request, |_| true).await.unwrap() {
+            run.sink.records(page.batch).await;
+        }
+        run
+    }
+
+    #[tokio::test]
+    async fn pages_are_read_in_order_until_has_more_is_false() {
+        let run = walk_all(vec![
+            numbered_page(&PRODUCTS, &[("p1", AT), ("p2", AT)], true, Some(3)),
+            numbered_page(&PRODUCTS, &[("p3", AT)], false, Some(3)),
+        ])
+        .await;
+        assert_eq!(run.sink.ids("id"), ["p1", "p2", "p3"]);
+        assert_eq!(run.pages.param("page"), ["1", "2"]);
+    }
+
+    #[tokio::test]
+    async fn a_count_that_shrinks_mid_walk_steps_back_and_skips_what_was_seen() {
+        // p2 is deleted after page 1: p3 moves onto page 1 and page 2 no
+        // longer holds it.
+        let run = walk_all(vec![
+            numbered_page(&PRODUCTS, &[("p1", AT), ("p2", AT)], true, Some(5)),
+            numbered_page(&PRODUCTS, &[("p4", AT), ("p5", AT)], false, Some(4)),
+            numbered_page(&PRODUCTS, &[("p1", AT), ("p3", AT)], true, Some(4)),
+            numbered_page(&PRODUCTS, &[("p4", AT), ("p5", AT)], false, Some(4)),
+        ])
+        .await;
+        assert_eq!(run.sink.ids("id"), ["p1", "p2", "p3", "p4", "p5"]);
+        assert_eq!(run.pages.param("page"), ["1", "2", "1", "2"]);
+    }
+
+    #[tokio::test]
+    async fn records_pushed_back_by_new_ones_are_not_emitted_twice() {
+        let run = walk_all(vec![
+            numbered_page(&PRODUCTS, &[("p1", AT), ("p2", AT)], true, Some(4)),
+            numbered_page(&PRODUCTS, &[("p2", AT), ("p3", AT)], true, Some(5)),
+            numbered_page(&PRODUCTS, &[("p4", AT)], false, Some(5)),
+        ])
+        .await;
+        assert_eq!(run.sink.ids("id"), ["p1", "p2", "p3", "p4"]);
+    }
+
+    #[tokio::test]
+    async fn an_error_status_ends_the_walk_with_that_error() {
+        let run = scripted(
+            &PRODUCTS,
+            SyncMode::FullRefresh,
+            None,
+            settings(),
+            vec![Answer::Status(500)],
+        );
+        let mut pages = PageWalk::new(Position::start());
+        let request = |page: u32| run.list_request().param("page", page);
+        let error = pages.next(&run, request, |_| true).await.err().unwrap();
+        assert_eq!(error.status(), Some(500));
+    }
 }

@@ -1,4 +1,4 @@
-use super::{StreamDef, Walk};
+use super::{Keyset, StreamDef, Walk};
 
 /// `GET /v1/customers`: keyset pages sorted by `(updated_at, id)`, stable
 /// under concurrent writes; soft-deleted customers come back with
@@ -9,10 +9,10 @@ pub const CUSTOMERS: StreamDef = StreamDef {
     schema: include_str!("../../specs/schemas/customers.json"),
     primary_key: "id",
     cursor_field: "updated_at",
-    walk: Walk::Keyset {
+    walk: Walk::Keyset(Keyset {
         after_param: "updated_after",
-        late_arrivals: false,
-    },
+        lookback: None,
+    }),
     custom_fields_object: Some("customers"),
     soft_deletes: true,
 };

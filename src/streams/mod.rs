@@ -2,6 +2,8 @@
 //! particular to it (path, how it pages, its cursor, its schema) and nothing
 //! that every stream shares; the walks themselves live in `crate::read`.
 
+use chrono::TimeDelta;
+
 mod customers;
 mod order_events;
 mod orders;
@@ -42,24 +44,47 @@ pub struct StreamDef {
     pub soft_deletes: bool,
 }
 
-/// How an endpoint pages, as the API contract describes it.
+/// How an endpoint pages, as the API contract describes it. Each variant
+/// carries what its walk needs, so the walk is chosen once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Walk {
-    /// Page tokens over records sorted by `(cursor, id)`, filtered on the
-    /// server by `after_param` (exclusive). With `late_arrivals`, records can
-    /// appear after newer ones were read, so incremental syncs look back.
-    Keyset {
-        after_param: &'static str,
-        late_arrivals: bool,
-    },
+    /// Page tokens over records sorted by `(cursor, id)`.
+    Keyset(Keyset),
     /// Page numbers, cut afresh at every request, over records sorted by
-    /// `(cursor, id)` within a window `after_param` (exclusive) ..
-    /// `before_param` (inclusive).
-    TimeWindowPages {
-        after_param: &'static str,
-        before_param: &'static str,
-    },
+    /// `(cursor, id)` within a time window.
+    TimeWindow(TimeWindow),
     /// Page numbers over records sorted by id, with no time filter:
     /// incremental syncs read every page and filter on the client.
-    IdOrderedPages,
+    IdOrdered,
+}
+
+/// A keyset endpoint, filtered on the server by `after_param` (exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keyset {
+    pub after_param: &'static str,
+    /// Set when records can appear after newer ones were read: incremental
+    /// syncs then re-read a window before the cursor.
+    pub lookback: Option<Lookback>,
+}
+
+/// A page-numbered endpoint over the window `after_param` (exclusive) ..
+/// `before_param` (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub after_param: &'static str,
+    pub before_param: &'static str,
+}
+
+/// How far before its cursor an incremental sync of a stream re-reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lookback {
+    /// How late a record may become visible: a shorter lookback loses records.
+    pub minimum: TimeDelta,
+}
+
+impl Lookback {
+    /// The lookback for the configured length, never below the minimum.
+    pub fn length(&self, configured: TimeDelta) -> TimeDelta {
+        configured.max(self.minimum)
+    }
 }

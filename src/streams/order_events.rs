@@ -1,4 +1,6 @@
-use super::{StreamDef, Walk};
+use chrono::TimeDelta;
+
+use super::{Keyset, Lookback, StreamDef, Walk};
 
 /// `GET /v1/order_events`: append-only keyset pages sorted by
 /// `(timestamp, id)`. Events become visible up to 5 minutes late, so
@@ -9,10 +11,12 @@ pub const ORDER_EVENTS: StreamDef = StreamDef {
     schema: include_str!("../../specs/schemas/order_events.json"),
     primary_key: "event_id",
     cursor_field: "timestamp",
-    walk: Walk::Keyset {
+    walk: Walk::Keyset(Keyset {
         after_param: "created_after",
-        late_arrivals: true,
-    },
+        lookback: Some(Lookback {
+            minimum: TimeDelta::minutes(5),
+        }),
+    }),
     custom_fields_object: None,
     soft_deletes: false,
 };

@@ -9,7 +9,7 @@ pub const PRODUCTS: StreamDef = StreamDef {
     schema: include_str!("../../specs/schemas/products.json"),
     primary_key: "id",
     cursor_field: "updated_at",
-    walk: Walk::IdOrderedPages,
+    walk: Walk::IdOrdered,
     custom_fields_object: None,
     soft_deletes: false,
 };

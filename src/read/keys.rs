@@ -1,8 +1,6 @@
-//! The record fast path: a page is parsed once, each record stays the API's
-//! raw JSON, and only the few fields the connector needs (id and cursor) are
-//! read out of it. Records are serialized into a [`Batch`] of RECORD lines
-//! by the stream's own task, so serialization runs in parallel across
-//! streams and the stdout writer only copies bytes.
+//! Reading a record's primary key and cursor out of its raw JSON, the hot
+//! part of the record fast path: a page is parsed once, each record stays
+//! the API's raw JSON, and only these two fields are read out of it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,31 +11,6 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::http::BodyError;
-use crate::protocol::{Message, Output, RecordMessage, StreamId};
-
-/// A list answer: the records as raw JSON plus the pagination fields of
-/// either style (`next_page_token`, or `page` and `has_more`).
-#[derive(Deserialize)]
-pub struct PageBody<'a> {
-    #[serde(borrow)]
-    pub data: Vec<&'a RawValue>,
-    #[serde(default)]
-    pub next_page_token: Option<String>,
-    #[serde(default)]
-    pub has_more: Option<bool>,
-}
-
-impl<'a> PageBody<'a> {
-    pub fn parse(body: &'a [u8]) -> Result<Self, BodyError> {
-        Ok(serde_json::from_slice(body)?)
-    }
-
-    /// `has_more` of a page-numbered answer, which the contract requires.
-    pub fn more_pages(&self) -> Result<bool, BodyError> {
-        self.has_more
-            .ok_or_else(|| BodyError::fatal("the page has no has_more"))
-    }
-}
 
 /// The fields of one record that the connector reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -375,59 +348,6 @@ impl<'de> Deserialize<'de> for BorrowedOrOwned<'de> {
     }
 }
 
-/// RECORD lines of one stream, ready for the stdout writer.
-pub struct Batch {
-    stream: StreamId,
-    name: &'static str,
-    emitted_at: i64,
-    bytes: Vec<u8>,
-    count: u64,
-}
-
-impl Batch {
-    /// An empty batch sized for a page of `body_len` bytes.
-    pub fn new(stream: StreamId, name: &'static str, body_len: usize) -> Self {
-        Batch {
-            stream,
-            name,
-            emitted_at: crate::protocol::now_millis(),
-            // Each record gains about 80 bytes of envelope.
-            bytes: Vec::with_capacity(body_len + body_len / 4),
-            count: 0,
-        }
-    }
-
-    /// Appends one record as a RECORD line.
-    pub fn push(&mut self, data: &RawValue) {
-        let message = Message::Record {
-            record: RecordMessage {
-                stream: self.name,
-                data,
-                emitted_at: self.emitted_at,
-            },
-        };
-        serde_json::to_writer(&mut self.bytes, &message).expect("writing to a Vec cannot fail");
-        self.bytes.push(b'\n');
-        self.count += 1;
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    pub fn into_output(self) -> Output {
-        Output::Records {
-            stream: self.stream,
-            count: self.count,
-            bytes: self.bytes,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,31 +463,5 @@ mod tests {
     fn a_cursor_that_is_not_rfc3339_is_a_body_error() {
         let record = raw(r#"{"id":"ord_1","updated_at":"yesterday"}"#);
         assert!(record_keys(&record, "id", "updated_at").is_err());
-    }
-
-    #[test]
-    fn a_cut_off_page_does_not_parse() {
-        let body = br#"{"data":[{"id":"ord_1"},{"id":"ord"#;
-        assert!(PageBody::parse(body).is_err());
-    }
-
-    #[test]
-    fn a_batch_holds_one_record_line_per_record() {
-        let mut batch = Batch::new(0, "orders", 100);
-        batch.push(&raw(r#"{"id":"ord_1"}"#));
-        batch.push(&raw(r#"{"id":"ord_2"}"#));
-        assert_eq!(batch.count(), 2);
-        let Output::Records { bytes, count, .. } = batch.into_output() else {
-            unreachable!()
-        };
-        assert_eq!(count, 2);
-        let text = String::from_utf8(bytes).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2);
-        assert!(
-            lines[0].starts_with(
-                r#"{"type":"RECORD","record":{"stream":"orders","data":{"id":"ord_1"}"#
-            )
-        );
     }
 }

@@ -8,11 +8,14 @@
 //! inside the first unfinished one. Records of later slices may already be
 //! out; a sync resumed from the checkpoint reads them again (at-least-once).
 
+use std::num::NonZeroU64;
+
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use tokio::sync::Mutex;
 
-use super::records::Batch;
-use crate::protocol::{Emitter, Output, StreamId, SyncMode};
+use super::batch::Batch;
+use super::stream::Sink;
+use crate::protocol::SyncMode;
 use crate::state::{Resume, StreamState};
 
 /// One second, the API's timestamp precision.
@@ -63,12 +66,11 @@ pub fn split(lo: DateTime<Utc>, hi: DateTime<Utc>, parts: usize) -> Vec<Slice> {
     slices
 }
 
-/// The checkpoints of one time-ordered stream read in slices.
+/// The checkpoints of one time-ordered stream read in slices. It sends
+/// through the sink it is handed, which the slices' walkers share.
 pub struct SliceTracker {
-    emitter: Emitter,
-    stream: StreamId,
     mode: SyncMode,
-    interval: u64,
+    interval: NonZeroU64,
     progress: Mutex<Progress>,
 }
 
@@ -107,18 +109,14 @@ impl Progress {
 impl SliceTracker {
     /// `baseline` is what the input state already claims.
     pub fn new(
-        emitter: Emitter,
-        stream: StreamId,
         mode: SyncMode,
-        interval: u64,
+        interval: NonZeroU64,
         baseline: Option<DateTime<Utc>>,
         slices: &[Slice],
     ) -> Self {
         SliceTracker {
-            emitter,
-            stream,
             mode,
-            interval: interval.max(1),
+            interval,
             progress: Mutex::new(Progress {
                 slices: slices
                     .iter()
@@ -140,6 +138,7 @@ impl SliceTracker {
     /// of the slice at or before `safe` is out, and checkpoints if due.
     pub async fn emit(
         &self,
+        sink: &impl Sink,
         slice: usize,
         batch: Batch,
         safe: Option<DateTime<Utc>>,
@@ -149,25 +148,25 @@ impl SliceTracker {
         if count > 0 {
             // Records go out before the progress that covers them is noted,
             // so no checkpoint can precede its records.
-            self.emitter.send(batch.into_output()).await;
+            sink.records(batch).await;
         }
         let mut progress = self.progress.lock().await;
         let entry = &mut progress.slices[slice];
         entry.safe = entry.safe.max(safe);
         progress.newest = progress.newest.max(newest);
         progress.since_checkpoint += count;
-        self.checkpoint_if_due(&mut progress).await;
+        self.checkpoint_if_due(sink, &mut progress).await;
     }
 
     /// Marks `slice` as read to its end.
-    pub async fn finish_slice(&self, slice: usize) {
+    pub async fn finish_slice(&self, sink: &impl Sink, slice: usize) {
         let mut progress = self.progress.lock().await;
         progress.slices[slice].done = true;
-        self.checkpoint_if_due(&mut progress).await;
+        self.checkpoint_if_due(sink, &mut progress).await;
     }
 
-    async fn checkpoint_if_due(&self, progress: &mut Progress) {
-        if progress.since_checkpoint < self.interval {
+    async fn checkpoint_if_due(&self, sink: &impl Sink, progress: &mut Progress) {
+        if progress.since_checkpoint < self.interval.get() {
             return;
         }
         let certain = progress.certain();
@@ -175,13 +174,12 @@ impl SliceTracker {
         if certain > progress.claimed {
             progress.claimed = certain;
             progress.since_checkpoint = 0;
-            let state = self.state_at(certain);
-            self.send_state(state).await;
+            sink.state(self.state_at(certain)).await;
         }
     }
 
     /// Writes the stream's final state, after every slice finished.
-    pub async fn finish(&self) {
+    pub async fn finish(&self, sink: &impl Sink) {
         let progress = self.progress.lock().await;
         let state = match self.mode {
             // Every record up to `hi` is out, but the cursor claims only the
@@ -194,7 +192,7 @@ impl SliceTracker {
             // A completed full refresh starts over next time.
             SyncMode::FullRefresh => StreamState::default(),
         };
-        self.send_state(state).await;
+        sink.state(state).await;
     }
 
     fn state_at(&self, cursor: Option<DateTime<Utc>>) -> StreamState {
@@ -211,15 +209,6 @@ impl SliceTracker {
                 }),
             },
         }
-    }
-
-    async fn send_state(&self, state: StreamState) {
-        self.emitter
-            .send(Output::State {
-                stream: self.stream,
-                blob: state.to_value(),
-            })
-            .await;
     }
 }
 
