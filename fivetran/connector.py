@@ -315,9 +315,12 @@ LOGGERS: dict[str, Callable[[str], None]] = {
 # The SDK's entry points
 
 
-def _typed_config(configuration: dict[str, str]) -> JsonObject:
-    """Fivetran's configuration as the binary's config, typed by the binary's own spec."""
-    return airbyte_config(configuration or {}, connector_spec())
+def _checked_config(configuration: dict[str, str]) -> JsonObject:
+    """Fivetran's configuration as the binary's config, typed by the binary's own spec and accepted by its check
+    (so a wrong key or address fails with check's message, before discover says something less direct)."""
+    config = airbyte_config(configuration or {}, connector_spec())
+    check_connection(config)
+    return config
 
 
 def _selected_streams(configuration: dict[str, str], config: JsonObject) -> list[JsonObject]:
@@ -329,7 +332,7 @@ def _selected_streams(configuration: dict[str, str], config: JsonObject) -> list
 
 def schema(configuration: dict) -> list[JsonObject]:
     """One table per selected stream, with its primary key and every column typed from the binary's discover."""
-    config = _typed_config(configuration)
+    config = _checked_config(configuration)
     return [fivetran_table(stream) for stream in _selected_streams(configuration, config)]
 
 
@@ -366,8 +369,7 @@ class _Translator:
 def update(configuration: dict, state: dict):
     """Checks the configuration the way the binary's check does, then syncs the selected streams incrementally from
     the saved state, checkpointing at each of the binary's states."""
-    config = _typed_config(configuration)
-    check_connection(config)
+    config = _checked_config(configuration)
     streams = _selected_streams(configuration, config)
     translator = _Translator(streams, dict(state or {}))
     log.info(f"syncing {', '.join(stream['name'] for stream in streams)}")

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Every Fivetran check of source-ecommerce, from a fresh machine (Rust toolchain, Python 3.11 + pip) or incrementally:
+#   1. the venv target/fivetran-venv (setup-venv.sh: fivetran-connector-sdk 3.0, duckdb, pytest), reused while
+#      scripts/fivetran/requirements.txt is unchanged
+#   2. release binaries of the connector and the sandbox, the connector packaged into fivetran/bin (package.sh)
+#   3. pytest: the translation's unit tests, then `fivetran debug` against the sandbox (syncs during writes equal the
+#      truth, failures without secrets, memory of 100,000 orders)
+# Exits non-zero if any step fails; bounded by TIMEOUT_SECONDS (default 900) for the tests.
+# Env: FIVETRAN_VENV, PYTHON, CARGO_TARGET_DIR, SKIP_BUILD=1 (use the binaries as they are), TIMEOUT_SECONDS.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+venv=${FIVETRAN_VENV:-$root/target/fivetran-venv}
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+export DO_NOT_TRACK=1
+export ECOMMERCE_SANDBOX_BIN=${ECOMMERCE_SANDBOX_BIN:-$target_dir/release/ecommerce-sandbox}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "venv"
+FIVETRAN_VENV=$venv bash "$here/setup-venv.sh"
+
+if [ "${SKIP_BUILD:-0}" = 1 ]; then
+  step "SKIP_BUILD=1: packaging the existing $target_dir/release/source-ecommerce"
+  mkdir -p "$root/fivetran/bin"
+  install -m 0755 "$target_dir/release/source-ecommerce" "$root/fivetran/bin/source-ecommerce"
+else
+  step "release binaries"
+  (cd "$root" && cargo build --release --locked -p source-ecommerce -p ecommerce-sandbox)
+  step "package"
+  bash "$root/fivetran/package.sh"
+fi
+
+step "pytest (fivetran debug against the sandbox)"
+cd "$here"
+# `fivetran` and `pipreqs` must be found on PATH by the SDK itself.
+PATH="$venv/bin:$PATH" timeout --kill-after=30 "${TIMEOUT_SECONDS:-900}" \
+  "$venv/bin/python" -m pytest -c "$here/pytest.ini" -v "$here"
