@@ -21,15 +21,14 @@ step "venv"
 FIVETRAN_VENV=$venv bash "$here/setup-venv.sh"
 
 if [ "${SKIP_BUILD:-0}" = 1 ]; then
-  step "SKIP_BUILD=1: packaging the existing $target_dir/release/source-ecommerce"
-  mkdir -p "$root/fivetran/bin"
-  install -m 0755 "$target_dir/release/source-ecommerce" "$root/fivetran/bin/source-ecommerce"
+  step "SKIP_BUILD=1: using the binaries in $target_dir/release as they are"
 else
   step "release binaries"
+  # One cargo run for both, as scripts/airbyte builds them: the same features, so no second build of the connector.
   (cd "$root" && cargo build --release --locked -p source-ecommerce -p ecommerce-sandbox)
-  step "package"
-  bash "$root/fivetran/package.sh"
 fi
+step "package"
+bash "$root/fivetran/package.sh" --no-build
 
 step "pytest (fivetran debug against the sandbox)"
 cd "$here"
