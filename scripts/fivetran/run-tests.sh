@@ -5,7 +5,7 @@
 #   2. release binaries of the connector and the sandbox, the connector packaged into fivetran/bin (package.sh)
 #   3. pytest: the translation's unit tests, then `fivetran debug` against the sandbox (syncs during writes equal the
 #      truth, failures without secrets, memory of 100,000 orders)
-# Exits non-zero if any step fails; bounded by TIMEOUT_SECONDS (default 900) for the tests.
+# Exits non-zero if any step fails; bounded by TIMEOUT_SECONDS (default 480) for the tests.
 # Env: FIVETRAN_VENV, PYTHON, CARGO_TARGET_DIR, SKIP_BUILD=1 (use the binaries as they are), TIMEOUT_SECONDS.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,5 +33,5 @@ bash "$root/fivetran/package.sh" --no-build
 step "pytest (fivetran debug against the sandbox)"
 cd "$here"
 # `fivetran` and `pipreqs` must be found on PATH by the SDK itself.
-PATH="$venv/bin:$PATH" timeout --kill-after=30 "${TIMEOUT_SECONDS:-900}" \
+PATH="$venv/bin:$PATH" timeout --kill-after=30 "${TIMEOUT_SECONDS:-480}" \
   "$venv/bin/python" -m pytest -c "$here/pytest.ini" -v "$here"
