@@ -298,6 +298,19 @@ def fivetran_row(data: JsonObject, columns: dict[str, str | JsonObject]) -> Json
     }
 
 
+UPSERT = "upsert"
+DELETE = "delete"
+
+
+def record_operations(table: JsonObject, data: JsonObject) -> list[tuple[str, JsonObject]]:
+    """The SDK operations one record becomes: an upsert, and for a deleted record (deleted_at set) a delete after it.
+    The upsert comes first because a delete alone keeps the row's old values, and does nothing for a new key."""
+    operations = [(UPSERT, fivetran_row(data, table["columns"]))]
+    if data.get("deleted_at") is not None:
+        operations.append((DELETE, {key: data[key] for key in table["primary_key"]}))
+    return operations
+
+
 def raise_on_error_trace(message: JsonObject) -> None:
     """An Airbyte error trace is a failed sync, with its user-facing message."""
     trace = message.get("trace") if message.get("type") == "TRACE" else None
@@ -358,15 +371,13 @@ class _Translator:
             raise_on_error_trace(message)
 
     def _record(self, record: JsonObject) -> None:
-        """An upsert; a deleted record is upserted first so the row keeps its final values, then deleted."""
+        """Applies the operations the record becomes."""
         table = self.tables[record["stream"]]
-        data = record["data"]
-        op.upsert(table["table"], fivetran_row(data, table["columns"]))
-        if data.get("deleted_at") is not None:
-            op.delete(table["table"], {key: data[key] for key in table["primary_key"]})
+        for operation, values in record_operations(table, record["data"]):
+            (op.upsert if operation == UPSERT else op.delete)(table["table"], values)
 
 
-def update(configuration: dict, state: dict):
+def update(configuration: dict, state: dict) -> None:
     """Checks the configuration the way the binary's check does, then syncs the selected streams incrementally from
     the saved state, checkpointing at each of the binary's states."""
     config = _checked_config(configuration)

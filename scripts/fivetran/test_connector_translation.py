@@ -134,3 +134,19 @@ def test_an_error_trace_fails_with_its_message() -> None:
     trace = {"type": "TRACE", "trace": {"type": "ERROR", "error": {"message": "the API rejected the API key (401)"}}}
     with pytest.raises(connector.ConnectorError, match="rejected the API key"):
         connector.raise_on_error_trace(trace)
+
+
+ORDERS_TABLE = {"table": "orders", "primary_key": ["id"], "columns": {"id": "STRING", "total_amount": connector.fivetran_type(MONEY)}}
+
+
+def test_a_live_record_is_one_upsert() -> None:
+    operations = connector.record_operations(ORDERS_TABLE, {"id": "ord_1", "total_amount": 4188.99, "deleted_at": None})
+    assert operations == [("upsert", {"id": "ord_1", "total_amount": "4188.99", "deleted_at": None})]
+
+
+def test_a_deleted_record_is_upserted_with_its_final_values_then_deleted() -> None:
+    data = {"id": "ord_1", "total_amount": 1.5, "deleted_at": "2024-03-01T10:00:00Z"}
+    assert connector.record_operations(ORDERS_TABLE, data) == [
+        ("upsert", {"id": "ord_1", "total_amount": "1.5", "deleted_at": "2024-03-01T10:00:00Z"}),
+        ("delete", {"id": "ord_1"}),
+    ]

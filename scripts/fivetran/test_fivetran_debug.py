@@ -109,6 +109,7 @@ def test_three_syncs_during_writes_end_equal_to_the_truth(work: Path) -> None:
         last = run_fivetran_debug(project, home)
         assert last.returncode == 0, "last sync"
         truth = sandbox.truth()
+    assert not [run for run in (first, second, last) if API_KEY in run.output], "the API key was printed"
 
     tables = warehouse_tables(project)
     assert sorted(tables) == sorted(STREAM_KEYS)
