@@ -13,6 +13,8 @@ root=$(cd "$here/../.." && pwd)
 venv=${FIVETRAN_VENV:-$root/target/fivetran-venv}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 export DO_NOT_TRACK=1
+# no __pycache__ left in the repository by the test modules
+export PYTHONDONTWRITEBYTECODE=1
 export ECOMMERCE_SANDBOX_BIN=${ECOMMERCE_SANDBOX_BIN:-$target_dir/release/ecommerce-sandbox}
 
 step() { printf '\n==> %s\n' "$*"; }
