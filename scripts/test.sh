@@ -23,3 +23,6 @@ fi
 
 step "container image and Airbyte's tests"
 bash scripts/airbyte/run-all.sh
+
+step "Fivetran Connector SDK package (fivetran debug against the sandbox)"
+bash scripts/fivetran/run-tests.sh
