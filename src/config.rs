@@ -109,6 +109,20 @@ pub struct Config {
     pub max_retries: u32,
     #[serde(default = "defaults::max_retry_seconds")]
     pub max_retry_seconds: u64,
+    #[serde(default)]
+    pub timestamps: TimestampMode,
+}
+
+/// How date-time values are written (`timestamps` in the spec).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampMode {
+    /// The same instant in UTC, with `Z`: what a warehouse that drops the
+    /// offset still stores correctly.
+    #[default]
+    Utc,
+    /// Exactly as the API sent them, in any offset.
+    AsSent,
 }
 
 mod defaults {
@@ -359,6 +373,19 @@ mod tests {
         assert_eq!(config.checkpoint_interval, 10_000);
         assert!(config.start_date.is_none());
         assert!(config.requests_per_second.is_none());
+        assert_eq!(config.timestamps, TimestampMode::Utc);
+    }
+
+    #[test]
+    fn timestamps_may_be_kept_as_sent_and_nothing_else() {
+        let mut value = valid();
+        value["timestamps"] = json!("as_sent");
+        assert_eq!(
+            Config::from_value(&value).unwrap().timestamps,
+            TimestampMode::AsSent
+        );
+        value["timestamps"] = json!("local");
+        assert!(error_of(value).message().contains("timestamps"));
     }
 
     #[test]

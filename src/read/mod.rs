@@ -30,6 +30,7 @@ use crate::protocol::{
 };
 use crate::state::{InputState, StreamState};
 use crate::streams::{self, StreamDef, Walk};
+use crate::timestamps::StreamTimestamps;
 
 pub use slices::{SECOND, floor_second};
 
@@ -39,6 +40,8 @@ pub struct PlannedStream {
     pub def: &'static StreamDef,
     pub mode: SyncMode,
     pub state: Option<StreamState>,
+    /// The record schema of the configured catalog (`{}` if it has none).
+    pub json_schema: serde_json::Value,
 }
 
 /// Checks the catalog and the state against the streams this source has.
@@ -63,6 +66,7 @@ pub fn plan(catalog: &ConfiguredCatalog, state: &InputState) -> Result<Vec<Plann
             def,
             mode: configured.sync_mode,
             state: state.stream(name)?,
+            json_schema: configured.stream.json_schema.clone(),
         });
     }
     Ok(planned)
@@ -89,6 +93,8 @@ pub struct StreamRun {
     pub state: Option<StreamState>,
     /// Reads the id and cursor of this stream's records.
     pub keys: records::KeyReader,
+    /// Rewrites this stream's date-times to UTC; `None` with `as_sent`.
+    pub timestamps: Option<Arc<StreamTimestamps>>,
 }
 
 /// How a stream's read ended.
@@ -135,6 +141,7 @@ pub async fn run(
         upper,
     });
 
+    let mut timestamps = utc_rewrites(&ctx, &planned).await?.into_iter();
     let mut tasks = Vec::with_capacity(planned.len());
     for (id, stream) in planned.into_iter().enumerate() {
         let run = Arc::new(StreamRun {
@@ -144,6 +151,7 @@ pub async fn run(
             mode: stream.mode,
             state: stream.state,
             keys: records::KeyReader::new(stream.def.primary_key, stream.def.cursor_field),
+            timestamps: timestamps.next().flatten(),
         });
         run.status(StreamStatus::Started).await;
         tasks.push((run.clone(), tokio::spawn(read_stream(run))));
@@ -163,6 +171,47 @@ pub async fn run(
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// Issue 11: each planned stream's rewrite of its date-times to UTC (none
+/// with `timestamps: as_sent`, or for a schema without date-times). The
+/// schema is the configured catalog's; for a stream the catalog gives none,
+/// the one `discover` builds, whose custom fields are fetched once.
+async fn utc_rewrites(
+    ctx: &ReadContext,
+    planned: &[PlannedStream],
+) -> Result<Vec<Option<Arc<StreamTimestamps>>>> {
+    use crate::config::TimestampMode;
+    use crate::timestamps::DateTimePlan;
+    if ctx.config.timestamps == TimestampMode::AsSent {
+        return Ok(planned.iter().map(|_| None).collect());
+    }
+    let has_schema = |p: &PlannedStream| p.json_schema.get("properties").is_some();
+    let discovered = if planned
+        .iter()
+        .any(|p| !has_schema(p) && p.def.custom_fields_object.is_some())
+    {
+        Some(crate::discover::discover(&ctx.client, &ctx.emitter).await?)
+    } else {
+        None
+    };
+    Ok(planned
+        .iter()
+        .map(|p| {
+            let plan = if has_schema(p) {
+                DateTimePlan::from_schema(&p.json_schema)
+            } else {
+                match discovered
+                    .as_ref()
+                    .and_then(|c| c.streams.iter().find(|s| s.name == p.def.name))
+                {
+                    Some(stream) => DateTimePlan::from_schema(&stream.json_schema),
+                    None => DateTimePlan::from_schema(&crate::discover::static_schema(p.def)),
+                }
+            };
+            (!plan.is_empty()).then(|| Arc::new(StreamTimestamps::new(p.def.name, plan)))
+        })
+        .collect())
 }
 
 /// The latest instant a sync reads: a second before now, so that no record
@@ -227,7 +276,7 @@ impl StreamRun {
 
     /// An empty batch of this stream's records.
     pub fn batch(&self, body_len: usize) -> records::Batch {
-        records::Batch::new(self.id, self.def.name, body_len)
+        records::Batch::new(self.id, self.def.name, body_len).with_utc(self.timestamps.clone())
     }
 
     /// Whether a record with this cursor is within `start_date`.
