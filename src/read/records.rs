@@ -630,8 +630,12 @@ mod tests {
     }
 
     fn utc_batch() -> Batch {
+        utc_batch_of("at")
+    }
+
+    fn utc_batch_of(field: &str) -> Batch {
         let schema =
-            serde_json::json!({"properties": {"at": {"type": "string", "format": "date-time"}}});
+            serde_json::json!({"properties": {field: {"type": "string", "format": "date-time"}}});
         let plan = crate::timestamps::DateTimePlan::from_schema(&schema);
         Batch::new(0, "orders", 100).with_utc(Some(std::sync::Arc::new(StreamTimestamps::new(
             "orders", plan,
@@ -670,6 +674,21 @@ mod tests {
         assert_eq!(warning["type"], "LOG");
         assert_eq!(warning["log"]["level"], "WARN");
         assert!(lines[1].contains(r#""at":"soon""#));
+    }
+
+    #[test]
+    fn the_cursor_of_a_rewritten_record_is_the_instant_the_state_uses() {
+        let reader = KeyReader::new("id", "updated_at");
+        let sent = raw(r#"{"id":"o1","updated_at":"2024-03-01T00:30:00-09:30"}"#);
+        let mut batch = utc_batch_of("updated_at");
+        batch.push(&sent);
+        let line: serde_json::Value = serde_json::from_str(&lines_of(batch)[0]).unwrap();
+        let emitted = line["record"]["data"]["updated_at"].as_str().unwrap();
+        assert_eq!(emitted, "2024-03-01T10:00:00Z");
+        assert_eq!(
+            super::super::slices::api_instant(reader.read(&sent).unwrap().cursor),
+            emitted
+        );
     }
 
     #[test]
