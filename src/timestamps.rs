@@ -29,13 +29,18 @@ pub struct DateTimePlan {
 #[derive(Debug, Default, Clone, PartialEq)]
 struct ObjectPlan {
     fields: Vec<(Box<str>, Node)>,
+    /// For other `cf_*` properties, when their types are not known.
+    custom_fields: Option<Box<Node>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
     /// A `format: date-time` string; the path names it in warnings.
+    /// `lenient`: a value that is not a date-time is not reported, for
+    /// fields that are only maybe date-times.
     DateTime {
         path: Box<str>,
+        lenient: bool,
     },
     Object(ObjectPlan),
     /// Every item of the array follows the node.
@@ -53,9 +58,21 @@ impl DateTimePlan {
         }
     }
 
-    /// Whether the schema declares no date-time at all.
+    /// For a catalog without schemas: also every top-level custom field
+    /// (`cf_*`) not in the schema whose value is a date-time, since only
+    /// `discover` knows which custom fields are of type `datetime`. Other
+    /// values of such fields are passed through without a warning.
+    pub fn with_custom_date_times(mut self) -> Self {
+        self.root.custom_fields = Some(Box::new(Node::DateTime {
+            path: "cf_*".into(),
+            lenient: true,
+        }));
+        self
+    }
+
+    /// Whether the plan rewrites nothing.
     pub fn is_empty(&self) -> bool {
-        self.root.fields.is_empty()
+        self.root.fields.is_empty() && self.root.custom_fields.is_none()
     }
 
     /// `record` (a JSON object, already validated) with every date-time of
@@ -94,7 +111,10 @@ impl DateTimePlan {
 fn node_of(schema: &Value, path: &str) -> Option<Node> {
     let schema = schema.as_object()?;
     if schema.get("format").and_then(Value::as_str) == Some("date-time") {
-        return Some(Node::DateTime { path: path.into() });
+        return Some(Node::DateTime {
+            path: path.into(),
+            lenient: false,
+        });
     }
     if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
         let fields: Vec<(Box<str>, Node)> = properties
@@ -109,7 +129,10 @@ fn node_of(schema: &Value, path: &str) -> Option<Node> {
             })
             .collect();
         if !fields.is_empty() {
-            return Some(Node::Object(ObjectPlan { fields }));
+            return Some(Node::Object(ObjectPlan {
+                fields,
+                custom_fields: None,
+            }));
         }
     }
     if let Some(items) = schema.get("items") {
@@ -156,9 +179,9 @@ impl<F: FnMut(&str)> Walk<'_, F> {
     /// Walks the value at `at` along `node`; returns the position after it.
     fn value(&mut self, at: usize, node: &Node) -> Option<usize> {
         match (node, self.bytes.get(at)?) {
-            (Node::DateTime { path }, b'"') => {
+            (Node::DateTime { path, lenient }, b'"') => {
                 let string = scan_string(self.bytes, at)?;
-                self.date_time(&string, path);
+                self.date_time(&string, path, *lenient);
                 Some(string.end)
             }
             (Node::Object(plan), b'{') => self.object(at, plan),
@@ -181,8 +204,15 @@ impl<F: FnMut(&str)> Walk<'_, F> {
             }
             at = skip_whitespace(self.bytes, at + 1);
             let name = &self.json[key.start..key.end - 1];
-            at = match plan.fields.iter().find(|(field, _)| **field == *name) {
-                Some((_, node)) => self.value(at, node)?,
+            let node = match plan.fields.iter().find(|(field, _)| **field == *name) {
+                Some((_, node)) => Some(node),
+                None => plan
+                    .custom_fields
+                    .as_deref()
+                    .filter(|_| name.starts_with("cf_")),
+            };
+            at = match node {
+                Some(node) => self.value(at, node)?,
                 None => skip_value(self.bytes, at)?,
             };
             at = skip_whitespace(self.bytes, at);
@@ -209,7 +239,7 @@ impl<F: FnMut(&str)> Walk<'_, F> {
         }
     }
 
-    fn date_time(&mut self, string: &Scanned, path: &str) {
+    fn date_time(&mut self, string: &Scanned, path: &str, lenient: bool) {
         let text = &self.json[string.start..string.end - 1];
         let reading = if string.escaped {
             Reading::NotADateTime
@@ -226,6 +256,7 @@ impl<F: FnMut(&str)> Walk<'_, F> {
                 utc.push_to(out);
                 self.copied = string.end - 1;
             }
+            Reading::NotADateTime if lenient => {}
             Reading::NotADateTime => (self.not_a_timestamp)(path),
         }
     }
@@ -701,6 +732,21 @@ mod tests {
             out,
             r#"{"a":"2024-03-01T10:00:00Z","b":"2024-03-01","c":["2024-03-01T10:00:00Z"]}"#
         );
+    }
+
+    #[test]
+    fn without_a_schema_custom_fields_holding_date_times_are_rewritten_silently() {
+        let schema = json!({"properties": {"at": {"type": "string", "format": "date-time"}}});
+        let plan = DateTimePlan::from_schema(&schema).with_custom_date_times();
+        let (out, reported) = rewrite(
+            &plan,
+            r#"{"at":"2024-03-01T12:00:00+02:00","cf_slot":"2024-03-01T12:00:00+02:00","cf_tier":"gold","cf_n":3,"x_slot":"2024-03-01T12:00:00+02:00"}"#,
+        );
+        assert_eq!(
+            out,
+            r#"{"at":"2024-03-01T10:00:00Z","cf_slot":"2024-03-01T10:00:00Z","cf_tier":"gold","cf_n":3,"x_slot":"2024-03-01T12:00:00+02:00"}"#
+        );
+        assert!(reported.is_empty(), "{reported:?}");
     }
 
     #[test]

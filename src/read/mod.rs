@@ -141,7 +141,7 @@ pub async fn run(
         upper,
     });
 
-    let mut timestamps = utc_rewrites(&ctx, &planned).await?.into_iter();
+    let mut timestamps = utc_rewrites(&ctx.config, &planned).into_iter();
     let mut tasks = Vec::with_capacity(planned.len());
     for (id, stream) in planned.into_iter().enumerate() {
         let run = Arc::new(StreamRun {
@@ -175,43 +175,30 @@ pub async fn run(
 
 /// Issue 11: each planned stream's rewrite of its date-times to UTC (none
 /// with `timestamps: as_sent`, or for a schema without date-times). The
-/// schema is the configured catalog's; for a stream the catalog gives none,
-/// the one `discover` builds, whose custom fields are fetched once.
-async fn utc_rewrites(
-    ctx: &ReadContext,
-    planned: &[PlannedStream],
-) -> Result<Vec<Option<Arc<StreamTimestamps>>>> {
+/// schema is the configured catalog's; a catalog without one gets the static
+/// schema and, where the stream has custom fields, any `cf_*` date-time
+/// (asking the API for their types would cost a request of every read).
+fn utc_rewrites(config: &Config, planned: &[PlannedStream]) -> Vec<Option<Arc<StreamTimestamps>>> {
     use crate::config::TimestampMode;
     use crate::timestamps::DateTimePlan;
-    if ctx.config.timestamps == TimestampMode::AsSent {
-        return Ok(planned.iter().map(|_| None).collect());
-    }
-    let has_schema = |p: &PlannedStream| p.json_schema.get("properties").is_some();
-    let discovered = if planned
-        .iter()
-        .any(|p| !has_schema(p) && p.def.custom_fields_object.is_some())
-    {
-        Some(crate::discover::discover(&ctx.client, &ctx.emitter).await?)
-    } else {
-        None
-    };
-    Ok(planned
+    planned
         .iter()
         .map(|p| {
-            let plan = if has_schema(p) {
+            if config.timestamps == TimestampMode::AsSent {
+                return None;
+            }
+            let plan = if p.json_schema.get("properties").is_some() {
                 DateTimePlan::from_schema(&p.json_schema)
             } else {
-                match discovered
-                    .as_ref()
-                    .and_then(|c| c.streams.iter().find(|s| s.name == p.def.name))
-                {
-                    Some(stream) => DateTimePlan::from_schema(&stream.json_schema),
-                    None => DateTimePlan::from_schema(&crate::discover::static_schema(p.def)),
+                let plan = DateTimePlan::from_schema(&crate::discover::static_schema(p.def));
+                match p.def.custom_fields_object {
+                    Some(_) => plan.with_custom_date_times(),
+                    None => plan,
                 }
             };
             (!plan.is_empty()).then(|| Arc::new(StreamTimestamps::new(p.def.name, plan)))
         })
-        .collect())
+        .collect()
 }
 
 /// The latest instant a sync reads: a second before now, so that no record
