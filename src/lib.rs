@@ -14,6 +14,7 @@
 //! | [`read`] | the walks over the API's pagination styles |
 //! | [`streams`] | one declaration per stream |
 //! | [`discover`] | the catalog, custom fields included |
+//! | [`timestamps`] | date-time values rewritten to UTC on the record fast path |
 
 pub mod cli;
 pub mod commands;
@@ -25,3 +26,4 @@ pub mod protocol;
 pub mod read;
 pub mod state;
 pub mod streams;
+pub mod timestamps;

@@ -13,9 +13,12 @@
 #   7. Airbyte's standard test suites (airbyte-cdk) + the CAT checks they do not
 #      run (pytest scripts/airbyte/test_standard_suites.py test_cat_equivalents.py)
 #   8. PyAirbyte into DuckDB, row counts = sandbox truth (test_pyairbyte.py)
+#   9. the warehouse test: incremental PyAirbyte syncs into DuckDB against a
+#      private sandbox with mixed offsets, writes and late events; the tables
+#      equal the truth, timestamps as true instants (test_warehouse.py)
 #
 # Exits non-zero if any step fails; a summary lists every step with its time.
-# Steps 5-8 all run even if one of them fails. Re-runs reuse the cargo target
+# Steps 5-9 all run even if one of them fails. Re-runs reuse the cargo target
 # dir, Docker's layer cache and base images, and the venv.
 # Env: SKIP_BUILD=1 (steps 1-2: use the existing binaries and image),
 #      IMAGE_TAG, CARGO_TARGET_DIR, AIRBYTE_VENV, CARGO_BUILD_JOBS, PYTHON.
@@ -113,4 +116,5 @@ step fixtures keep env SKIP_BUILD=1 bash "$here/regenerate-fixtures.sh" --check
 step image-proof keep bash "$here/image-proof.sh"
 step airbyte-suites keep pytest_run airbyte-suites scripts/airbyte/test_standard_suites.py scripts/airbyte/test_cat_equivalents.py -v
 step pyairbyte keep pytest_run pyairbyte scripts/airbyte/test_pyairbyte.py -v
+step warehouse keep pytest_run warehouse scripts/airbyte/test_warehouse.py -v
 finish

@@ -40,9 +40,13 @@ pub struct ConfiguredStream {
 }
 
 /// The part of a configured stream's `stream` object the source needs: the
-/// platform sends back the whole discovered stream, schema included, but the
-/// source keeps its own copy of everything else.
+/// platform sends back the whole discovered stream; the source keeps its own
+/// copy of everything but the name and the record schema.
 #[derive(Debug, Deserialize)]
 pub struct ConfiguredStreamName {
     pub name: String,
+    /// The record schema as the platform holds it (custom fields included),
+    /// which decides the fields rewritten to UTC; `null` or `{}` if absent.
+    #[serde(default)]
+    pub json_schema: serde_json::Value,
 }

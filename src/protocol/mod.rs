@@ -14,6 +14,7 @@ pub use catalog::{AirbyteCatalog, AirbyteStream, ConfiguredCatalog, SyncMode};
 pub use client_events::AirbyteClientEvents;
 pub use emitter::{Emitter, Output, StreamId};
 pub use messages::{
-    ConnectionStatus, EstimateTrace, FailureType, LogLevel, Message, RecordMessage, StatusReason,
-    StreamDescriptor, StreamStatus, StreamStatusTrace, TraceBody, TraceMessage, now_millis,
+    ConnectionStatus, EstimateTrace, FailureType, LogLevel, LogMessage, Message, RecordMessage,
+    StatusReason, StreamDescriptor, StreamStatus, StreamStatusTrace, TraceBody, TraceMessage,
+    now_millis,
 };

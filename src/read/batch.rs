@@ -2,9 +2,13 @@
 //! serialization runs in parallel across streams and the stdout writer only
 //! copies bytes.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use serde_json::value::RawValue;
 
 use crate::protocol::{Message, Output, RecordMessage, StreamId};
+use crate::timestamps::StreamTimestamps;
 
 /// RECORD lines of one stream, ready for the stdout writer.
 pub struct Batch {
@@ -13,6 +17,14 @@ pub struct Batch {
     emitted_at: i64,
     bytes: Vec<u8>,
     count: u64,
+    /// Date-times to UTC (issue 11); `None` passes records through as sent.
+    utc: Option<Arc<StreamTimestamps>>,
+    /// A RECORD line of this batch cut where its data goes, made on the
+    /// first rewritten record.
+    envelope: Option<(Vec<u8>, usize)>,
+    /// Warnings about the records (a date-time field that holds no
+    /// date-time), for the sink to log before the records go out.
+    warnings: Vec<String>,
 }
 
 impl Batch {
@@ -25,11 +37,64 @@ impl Batch {
             // Each record gains about 80 bytes of envelope.
             bytes: Vec::with_capacity(body_len + body_len / 4),
             count: 0,
+            utc: None,
+            envelope: None,
+            warnings: Vec::new(),
         }
+    }
+
+    /// Rewrites the date-times of every record pushed to UTC.
+    pub fn with_utc(mut self, utc: Option<Arc<StreamTimestamps>>) -> Self {
+        self.utc = utc;
+        self
     }
 
     /// Appends one record as a RECORD line.
     pub fn push(&mut self, data: &RawValue) {
+        if let Some(utc) = &self.utc {
+            let warnings = &mut self.warnings;
+            if let Cow::Owned(text) = utc.to_utc(data.get(), |warning| warnings.push(warning)) {
+                self.push_rewritten(&text);
+                return;
+            }
+        }
+        self.push_as_sent(data);
+    }
+
+    /// The warnings gathered so far, for the sink to log.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// A RECORD line around `data`, which is JSON: the rewrite only changed
+    /// string contents of a record serde_json validated. The envelope is the
+    /// one serde writes, cut around a placeholder, so that the record is not
+    /// parsed again.
+    fn push_rewritten(&mut self, data: &str) {
+        let (name, emitted_at) = (self.name, self.emitted_at);
+        let (envelope, cut) = self.envelope.get_or_insert_with(|| {
+            let placeholder = RawValue::from_string("0".to_owned()).expect("0 is JSON");
+            let mut line = Vec::with_capacity(128);
+            let message = Message::Record {
+                record: RecordMessage {
+                    stream: name,
+                    data: &placeholder,
+                    emitted_at,
+                },
+            };
+            serde_json::to_writer(&mut line, &message).expect("writing to a Vec cannot fail");
+            let cut = memchr::memmem::rfind(&line, br#""data":0"#).expect("the line has data")
+                + br#""data":"#.len();
+            (line, cut)
+        });
+        self.bytes.extend_from_slice(&envelope[..*cut]);
+        self.bytes.extend_from_slice(data.as_bytes());
+        self.bytes.extend_from_slice(&envelope[*cut + 1..]);
+        self.bytes.push(b'\n');
+        self.count += 1;
+    }
+
+    fn push_as_sent(&mut self, data: &RawValue) {
         let message = Message::Record {
             record: RecordMessage {
                 stream: self.name,
@@ -65,6 +130,71 @@ mod tests {
 
     fn raw(json: &str) -> Box<RawValue> {
         RawValue::from_string(json.to_owned()).unwrap()
+    }
+
+    fn lines_of(batch: Batch) -> Vec<String> {
+        let Output::Records { bytes, .. } = batch.into_output() else {
+            unreachable!()
+        };
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn utc_batch_of(field: &str) -> Batch {
+        let schema =
+            serde_json::json!({"properties": {field: {"type": "string", "format": "date-time"}}});
+        let plan = crate::timestamps::DateTimePlan::from_schema(&schema);
+        Batch::new(0, "orders", 100).with_utc(Some(Arc::new(StreamTimestamps::new("orders", plan))))
+    }
+
+    #[test]
+    fn a_rewritten_record_has_the_same_envelope_as_one_passed_through() {
+        let mut rewritten = utc_batch_of("at");
+        let mut as_sent = Batch::new(0, "orders", 100);
+        as_sent.emitted_at = rewritten.emitted_at;
+        rewritten.push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#));
+        rewritten.push(&raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#));
+        as_sent.push(&raw(r#"{"id":"o1","at":"2024-03-01T10:00:00Z"}"#));
+        as_sent.push(&raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#));
+        assert_eq!(rewritten.count(), 2);
+        assert_eq!(lines_of(rewritten), lines_of(as_sent));
+    }
+
+    #[test]
+    fn without_a_rewrite_records_keep_every_offset() {
+        let mut batch = Batch::new(0, "orders", 100);
+        batch.push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#));
+        assert!(lines_of(batch)[0].contains(r#""at":"2024-03-01T12:00:00+02:00""#));
+    }
+
+    #[test]
+    fn a_field_that_is_not_a_date_time_is_warned_about_once_and_kept() {
+        let mut batch = utc_batch_of("at");
+        batch.push(&raw(r#"{"id":"o1","at":"soon","n":"12:00:00+02:00"}"#));
+        batch.push(&raw(r#"{"id":"o2","at":"later","n":"12:00:00+02:00"}"#));
+        assert_eq!(batch.count(), 2);
+        assert_eq!(batch.take_warnings().len(), 1);
+        let lines = lines_of(batch);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains(r#""at":"soon""#));
+    }
+
+    #[test]
+    fn the_cursor_of_a_rewritten_record_is_the_instant_the_state_uses() {
+        let reader = super::super::keys::KeyReader::new("id", "updated_at");
+        let sent = raw(r#"{"id":"o1","updated_at":"2024-03-01T00:30:00-09:30"}"#);
+        let mut batch = utc_batch_of("updated_at");
+        batch.push(&sent);
+        let line: serde_json::Value = serde_json::from_str(&lines_of(batch)[0]).unwrap();
+        let emitted = line["record"]["data"]["updated_at"].as_str().unwrap();
+        assert_eq!(emitted, "2024-03-01T10:00:00Z");
+        assert_eq!(
+            super::super::slice_checkpoints::api_instant(reader.read(&sent).unwrap().cursor),
+            emitted
+        );
     }
 
     #[test]

@@ -27,11 +27,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
+use crate::config::TimestampMode;
 use crate::error::{Error, Result};
 use crate::http::ApiClient;
 use crate::protocol::{ConfiguredCatalog, Emitter, LogLevel, StreamStatus, SyncMode};
 use crate::state::{InputState, StreamState};
 use crate::streams::{self, StreamDef, Walk};
+use crate::timestamps::{DateTimePlan, StreamTimestamps};
 
 pub use slice_checkpoints::{SECOND, floor_second};
 pub use stream::{ApiPages, EmitterSink, Pages, ReadSettings, Sink, StreamRun};
@@ -42,6 +44,8 @@ pub struct PlannedStream {
     pub def: &'static StreamDef,
     pub mode: SyncMode,
     pub state: Option<StreamState>,
+    /// The record schema of the configured catalog (`{}` if it has none).
+    pub json_schema: serde_json::Value,
 }
 
 /// Checks the catalog and the state against the streams this source has.
@@ -66,6 +70,7 @@ pub fn plan(catalog: &ConfiguredCatalog, state: &InputState) -> Result<Vec<Plann
             def,
             mode: configured.sync_mode,
             state: state.stream(name)?,
+            json_schema: configured.stream.json_schema.clone(),
         });
     }
     Ok(planned)
@@ -129,15 +134,19 @@ pub async fn run(
             stream: id,
             name: stream.def.name,
         };
-        let run = Arc::new(StreamRun::new(
-            stream.def,
-            id,
-            stream.mode,
-            stream.state,
-            settings.clone(),
-            pages,
-            sink,
-        ));
+        let timestamps = utc_rewrite(&config, &stream);
+        let run = Arc::new(
+            StreamRun::new(
+                stream.def,
+                id,
+                stream.mode,
+                stream.state,
+                settings.clone(),
+                pages,
+                sink,
+            )
+            .with_timestamps(timestamps),
+        );
         run.sink.status(StreamStatus::Started).await;
         tasks.push((run.clone(), tokio::spawn(read_stream(run))));
     }
@@ -156,6 +165,27 @@ pub async fn run(
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// The rewrite of a planned stream's date-times to UTC: none with
+/// `timestamps: as_sent`, or for a schema without date-times. The schema is
+/// the configured catalog's; a catalog without one gets the static schema
+/// and, where the stream has custom fields, any `cf_*` date-time (asking the
+/// API for their types would cost a request of every read).
+fn utc_rewrite(config: &Config, planned: &PlannedStream) -> Option<Arc<StreamTimestamps>> {
+    if config.timestamps == TimestampMode::AsSent {
+        return None;
+    }
+    let plan = if planned.json_schema.get("properties").is_some() {
+        DateTimePlan::from_schema(&planned.json_schema)
+    } else {
+        let plan = DateTimePlan::from_schema(&crate::discover::static_schema(planned.def));
+        match planned.def.custom_fields_object {
+            Some(_) => plan.with_custom_date_times(),
+            None => plan,
+        }
+    };
+    (!plan.is_empty()).then(|| Arc::new(StreamTimestamps::new(planned.def.name, plan)))
 }
 
 /// The latest instant a sync reads: a second before now, so that no record

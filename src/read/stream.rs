@@ -25,6 +25,7 @@ use crate::protocol::{
 };
 use crate::state::StreamState;
 use crate::streams::StreamDef;
+use crate::timestamps::StreamTimestamps;
 
 /// Where a walk gets its pages.
 pub trait Pages: Send + Sync {
@@ -115,6 +116,8 @@ pub struct StreamRun<P, K> {
     pub keys: KeyReader,
     pub pages: P,
     pub sink: K,
+    /// Rewrites this stream's date-times to UTC; `None` passes them as sent.
+    pub timestamps: Option<Arc<StreamTimestamps>>,
 }
 
 impl<P: Pages, K: Sink> StreamRun<P, K> {
@@ -137,6 +140,7 @@ impl<P: Pages, K: Sink> StreamRun<P, K> {
             settings,
             pages,
             sink,
+            timestamps: None,
         }
     }
 
@@ -157,7 +161,13 @@ impl<P: Pages, K: Sink> StreamRun<P, K> {
 
     /// An empty batch of this stream's records.
     pub fn batch(&self, body_len: usize) -> Batch {
-        Batch::new(self.id, self.def.name, body_len)
+        Batch::new(self.id, self.def.name, body_len).with_utc(self.timestamps.clone())
+    }
+
+    /// Rewrites the date-times of this stream's records to UTC.
+    pub fn with_timestamps(mut self, timestamps: Option<Arc<StreamTimestamps>>) -> Self {
+        self.timestamps = timestamps;
+        self
     }
 
     /// Whether a record with this cursor is within `start_date`.
@@ -229,7 +239,10 @@ impl EmitterSink {
 }
 
 impl Sink for EmitterSink {
-    async fn records(&self, batch: Batch) {
+    async fn records(&self, mut batch: Batch) {
+        for warning in batch.take_warnings() {
+            self.emitter.log(LogLevel::Warn, warning).await;
+        }
         self.emitter.send(batch.into_output()).await;
     }
 

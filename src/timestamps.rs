@@ -1,0 +1,774 @@
+//! Date-times in UTC on output (issue 11).
+//!
+//! The API renders an instant in any UTC offset (`2026-09-03T23:05:06+14:00`),
+//! and many warehouses keep the wall-clock time and drop the offset. So every
+//! value a stream's schema declares `format: date-time` is rewritten to the
+//! same instant in UTC (`2026-09-03T09:05:06Z`), keeping the seconds (and any
+//! fraction) as sent.
+//!
+//! It runs on the record fast path, on the raw JSON text, without building a
+//! tree: a [`DateTimePlan`] is compiled once per stream from its schema (the
+//! paths of its date-time fields, nested objects and arrays included), and
+//! [`DateTimePlan::to_utc`] first looks for anything shaped like an offset
+//! (`±hh:mm"`) with one SIMD pass. A record without one, the common case, is
+//! returned borrowed, untouched; only the others are walked along the plan.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// The date-time fields of one stream's records, compiled from its JSON schema.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DateTimePlan {
+    root: ObjectPlan,
+}
+
+/// The properties of an object that are, or contain, date-times.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct ObjectPlan {
+    fields: Vec<(Box<str>, Node)>,
+    /// For other `cf_*` properties, when their types are not known.
+    custom_fields: Option<Box<Node>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    /// A `format: date-time` string; the path names it in warnings.
+    /// `lenient`: a value that is not a date-time is not reported, for
+    /// fields that are only maybe date-times.
+    DateTime {
+        path: Box<str>,
+        lenient: bool,
+    },
+    Object(ObjectPlan),
+    /// Every item of the array follows the node.
+    Array(Box<Node>),
+}
+
+impl DateTimePlan {
+    /// The plan for records valid against `schema` (a JSON schema object).
+    /// Properties are followed through `properties`, `items` and the
+    /// branches of `anyOf`/`oneOf`/`allOf`; anything else holds no date-time.
+    pub fn from_schema(schema: &Value) -> Self {
+        match node_of(schema, "") {
+            Some(Node::Object(root)) => DateTimePlan { root },
+            _ => DateTimePlan::default(),
+        }
+    }
+
+    /// For a catalog without schemas: also every top-level custom field
+    /// (`cf_*`) not in the schema whose value is a date-time, since only
+    /// `discover` knows which custom fields are of type `datetime`. Other
+    /// values of such fields are passed through without a warning.
+    pub fn with_custom_date_times(mut self) -> Self {
+        self.root.custom_fields = Some(Box::new(Node::DateTime {
+            path: "cf_*".into(),
+            lenient: true,
+        }));
+        self
+    }
+
+    /// Whether the plan rewrites nothing.
+    pub fn is_empty(&self) -> bool {
+        self.root.fields.is_empty() && self.root.custom_fields.is_none()
+    }
+
+    /// `record` (a JSON object, already validated) with every date-time of
+    /// the plan in UTC. Values in `Z`, `null`s and everything outside the
+    /// plan keep their bytes. A date-time field holding a string that is not
+    /// an RFC 3339 date-time is left as is and reported to `not_a_timestamp`
+    /// with its path; such strings are only seen in records that carry some
+    /// offset, since the others are not walked.
+    pub fn to_utc<'a>(&self, record: &'a str, not_a_timestamp: impl FnMut(&str)) -> Cow<'a, str> {
+        if self.is_empty() || !has_offset(record.as_bytes()) {
+            return Cow::Borrowed(record);
+        }
+        let mut walk = Walk {
+            json: record,
+            bytes: record.as_bytes(),
+            out: None,
+            copied: 0,
+            not_a_timestamp,
+        };
+        let at = skip_whitespace(walk.bytes, 0);
+        // The JSON was validated when the page was split, so a walk that
+        // does not finish means a layout it does not know: keep the bytes.
+        if walk.bytes.get(at) != Some(&b'{') || walk.object(at, &self.root).is_none() {
+            return Cow::Borrowed(record);
+        }
+        match walk.out {
+            None => Cow::Borrowed(record),
+            Some(mut out) => {
+                out.push_str(&record[walk.copied..]);
+                Cow::Owned(out)
+            }
+        }
+    }
+}
+
+fn node_of(schema: &Value, path: &str) -> Option<Node> {
+    let schema = schema.as_object()?;
+    if schema.get("format").and_then(Value::as_str) == Some("date-time") {
+        return Some(Node::DateTime {
+            path: path.into(),
+            lenient: false,
+        });
+    }
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        let fields: Vec<(Box<str>, Node)> = properties
+            .iter()
+            .filter_map(|(name, property)| {
+                let child = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                Some((name.as_str().into(), node_of(property, &child)?))
+            })
+            .collect();
+        if !fields.is_empty() {
+            return Some(Node::Object(ObjectPlan {
+                fields,
+                custom_fields: None,
+            }));
+        }
+    }
+    if let Some(items) = schema.get("items") {
+        if let Some(item) = node_of(items, &format!("{path}[]")) {
+            return Some(Node::Array(Box::new(item)));
+        }
+    }
+    ["anyOf", "oneOf", "allOf"]
+        .iter()
+        .filter_map(|k| schema.get(*k).and_then(Value::as_array))
+        .flatten()
+        .find_map(|branch| node_of(branch, path))
+}
+
+/// Whether `bytes` has something shaped like the end of a date-time with a
+/// numeric offset: a digit, then `+hh:mm"` or `-hh:mm"`. Every such value
+/// matches; a few other strings may too, which only costs a walk.
+fn has_offset(bytes: &[u8]) -> bool {
+    let digit = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
+    memchr::memchr2_iter(b'+', b'-', bytes).any(|i| {
+        i > 0
+            && bytes.get(i + 6) == Some(&b'"')
+            && bytes[i + 3] == b':'
+            && digit(i - 1)
+            && digit(i + 1)
+            && digit(i + 2)
+            && digit(i + 4)
+            && digit(i + 5)
+    })
+}
+
+/// A walk of one record along a plan, building the rewritten text lazily.
+struct Walk<'a, F> {
+    json: &'a str,
+    bytes: &'a [u8],
+    /// The rewritten record so far, from the first rewritten value on.
+    out: Option<String>,
+    /// `json[..copied]` is in `out`.
+    copied: usize,
+    not_a_timestamp: F,
+}
+
+impl<F: FnMut(&str)> Walk<'_, F> {
+    /// Walks the value at `at` along `node`; returns the position after it.
+    fn value(&mut self, at: usize, node: &Node) -> Option<usize> {
+        match (node, self.bytes.get(at)?) {
+            (Node::DateTime { path, lenient }, b'"') => {
+                let string = scan_string(self.bytes, at)?;
+                self.date_time(&string, path, *lenient);
+                Some(string.end)
+            }
+            (Node::Object(plan), b'{') => self.object(at, plan),
+            (Node::Array(item), b'[') => self.array(at, item),
+            // null, or a value of another type than the schema says.
+            _ => skip_value(self.bytes, at),
+        }
+    }
+
+    fn object(&mut self, at: usize, plan: &ObjectPlan) -> Option<usize> {
+        let mut at = skip_whitespace(self.bytes, at + 1);
+        if self.bytes.get(at) == Some(&b'}') {
+            return Some(at + 1);
+        }
+        loop {
+            let key = scan_string(self.bytes, at)?;
+            at = skip_whitespace(self.bytes, key.end);
+            if self.bytes.get(at) != Some(&b':') {
+                return None;
+            }
+            at = skip_whitespace(self.bytes, at + 1);
+            let name = &self.json[key.start..key.end - 1];
+            let node = match plan.fields.iter().find(|(field, _)| **field == *name) {
+                Some((_, node)) => Some(node),
+                None => plan
+                    .custom_fields
+                    .as_deref()
+                    .filter(|_| name.starts_with("cf_")),
+            };
+            at = match node {
+                Some(node) => self.value(at, node)?,
+                None => skip_value(self.bytes, at)?,
+            };
+            at = skip_whitespace(self.bytes, at);
+            match self.bytes.get(at)? {
+                b',' => at = skip_whitespace(self.bytes, at + 1),
+                b'}' => return Some(at + 1),
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, at: usize, item: &Node) -> Option<usize> {
+        let mut at = skip_whitespace(self.bytes, at + 1);
+        if self.bytes.get(at) == Some(&b']') {
+            return Some(at + 1);
+        }
+        loop {
+            at = skip_whitespace(self.bytes, self.value(at, item)?);
+            match self.bytes.get(at)? {
+                b',' => at = skip_whitespace(self.bytes, at + 1),
+                b']' => return Some(at + 1),
+                _ => return None,
+            }
+        }
+    }
+
+    fn date_time(&mut self, string: &Scanned, path: &str, lenient: bool) {
+        let text = &self.json[string.start..string.end - 1];
+        let reading = if string.escaped {
+            Reading::NotADateTime
+        } else {
+            read_date_time(text)
+        };
+        match reading {
+            Reading::Utc => {}
+            Reading::Shifted(utc) => {
+                let out = self
+                    .out
+                    .get_or_insert_with(|| String::with_capacity(self.json.len() + 16));
+                out.push_str(&self.json[self.copied..string.start]);
+                utc.push_to(out);
+                self.copied = string.end - 1;
+            }
+            Reading::NotADateTime if lenient => {}
+            Reading::NotADateTime => (self.not_a_timestamp)(path),
+        }
+    }
+}
+
+/// What a date-time string says.
+#[derive(Debug, PartialEq)]
+enum Reading<'a> {
+    /// Already in UTC (`Z`, or RFC 3339's `z`): kept byte for byte.
+    Utc,
+    /// With a numeric offset, `+00:00` included: the same instant in UTC.
+    Shifted(UtcDateTime<'a>),
+    NotADateTime,
+}
+
+/// A date-time in UTC, its fraction of a second as sent.
+#[derive(Debug, PartialEq)]
+struct UtcDateTime<'a> {
+    year: u32,
+    month: u32,
+    day: u32,
+    minute_of_day: u32,
+    second: u32,
+    /// `""` or `.` and digits.
+    fraction: &'a str,
+}
+
+impl UtcDateTime<'_> {
+    /// Appends `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
+    fn push_to(&self, out: &mut String) {
+        let mut buffer = *b"0000-00-00T00:00:00";
+        let mut put = |at: usize, value: u32, width: usize| {
+            let mut value = value;
+            for i in (at..at + width).rev() {
+                buffer[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, self.year, 4);
+        put(5, self.month, 2);
+        put(8, self.day, 2);
+        put(11, self.minute_of_day / 60, 2);
+        put(14, self.minute_of_day % 60, 2);
+        put(17, self.second, 2);
+        out.push_str(std::str::from_utf8(&buffer).expect("ASCII digits"));
+        out.push_str(self.fraction);
+        out.push('Z');
+    }
+}
+
+/// Reads an RFC 3339 date-time (`T` or `t`, seconds required, an optional
+/// fraction, `Z`, `z` or `±hh:mm`).
+fn read_date_time(text: &str) -> Reading<'_> {
+    match parse(text) {
+        Some(reading) => reading,
+        None => Reading::NotADateTime,
+    }
+}
+
+fn parse(text: &str) -> Option<Reading<'_>> {
+    let b = text.as_bytes();
+    let number = |from: usize, width: usize| -> Option<u32> {
+        b.get(from..from + width)?.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = number(0, 4)?;
+    let month = number(5, 2)?;
+    let day = number(8, 2)?;
+    let hour = number(11, 2)?;
+    let minute = number(14, 2)?;
+    let second = number(17, 2)?;
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+        || !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        // 60: a leap second, which RFC 3339 allows.
+        || second > 60
+    {
+        return None;
+    }
+    let mut at = 19;
+    if b.get(at) == Some(&b'.') {
+        let digits = b[at + 1..]
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            return None;
+        }
+        at += 1 + digits;
+    }
+    let fraction = &text[19..at];
+    let offset_minutes: i64 = match &b[at..] {
+        // UTC already: kept as sent, like every record without an offset.
+        b"Z" | b"z" => return Some(Reading::Utc),
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (hours, minutes) = (number(at + 1, 2)?, number(at + 4, 2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let east = i64::from(hours * 60 + minutes);
+            if *sign == b'-' { -east } else { east }
+        }
+        _ => return None,
+    };
+    let (mut year, mut month, mut day) = (year, month, day);
+    let mut minute_of_day = i64::from(hour * 60 + minute) - offset_minutes;
+    if minute_of_day < 0 {
+        minute_of_day += MINUTES_PER_DAY;
+        day -= 1;
+        if day == 0 {
+            month -= 1;
+            if month == 0 {
+                // Year 0000 in a positive offset is before year 0 in UTC,
+                // which RFC 3339 cannot write.
+                year = year.checked_sub(1)?;
+                month = 12;
+            }
+            day = days_in_month(year, month);
+        }
+    } else if minute_of_day >= MINUTES_PER_DAY {
+        minute_of_day -= MINUTES_PER_DAY;
+        day += 1;
+        if day > days_in_month(year, month) {
+            day = 1;
+            month += 1;
+            if month == 13 {
+                month = 1;
+                year += 1;
+                if year > 9999 {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(Reading::Shifted(UtcDateTime {
+        year,
+        month,
+        day,
+        minute_of_day: minute_of_day as u32,
+        second,
+        fraction,
+    }))
+}
+
+const MINUTES_PER_DAY: i64 = 24 * 60;
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+/// A stream's plan, with the fields it has already warned about.
+#[derive(Debug)]
+pub struct StreamTimestamps {
+    plan: DateTimePlan,
+    stream: &'static str,
+    warned: Mutex<HashSet<Box<str>>>,
+}
+
+impl StreamTimestamps {
+    pub fn new(stream: &'static str, plan: DateTimePlan) -> Self {
+        StreamTimestamps {
+            plan,
+            stream,
+            warned: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// [`DateTimePlan::to_utc`]; `warn` gets a WARN message the first time
+    /// a field of this stream holds a string that is not a date-time.
+    pub fn to_utc<'a>(&self, record: &'a str, mut warn: impl FnMut(String)) -> Cow<'a, str> {
+        self.plan.to_utc(record, |path| {
+            let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+            if warned.insert(path.into()) {
+                warn(format!(
+                    "{}: field {path} holds a value that is not an RFC 3339 date-time; it is passed through as sent (further ones are not reported)",
+                    self.stream
+                ));
+            }
+        })
+    }
+}
+
+/// A string's contents start at `start`; `end` is one past its closing quote.
+struct Scanned {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+/// Scans the string whose opening quote is at `at`.
+fn scan_string(bytes: &[u8], at: usize) -> Option<Scanned> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let start = at + 1;
+    let mut i = start;
+    let mut escaped = false;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
+        if bytes[i] == b'"' {
+            return Some(Scanned {
+                start,
+                end: i + 1,
+                escaped,
+            });
+        }
+        escaped = true;
+        i += 2;
+    }
+}
+
+/// The position after the (valid JSON) value that starts at `at`.
+fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
+    let (open, close) = match *bytes.get(at)? {
+        b'"' => return Some(scan_string(bytes, at)?.end),
+        b'{' => (b'{', b'}'),
+        b'[' => (b'[', b']'),
+        _ => {
+            let rest = &bytes[at..];
+            let end = rest
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            return Some(at + end);
+        }
+    };
+    // Valid JSON: brackets of the other kind are balanced on their own.
+    let mut depth = 0usize;
+    let mut i = at;
+    loop {
+        i += memchr::memchr3(b'"', open, close, bytes.get(i..)?)?;
+        match bytes[i] {
+            b'"' => {
+                i = scan_string(bytes, i)?.end;
+                continue;
+            }
+            b if b == open => depth += 1,
+            _ => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+        }
+        i += 1;
+    }
+}
+
+fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+        at += 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan(schema: Value) -> DateTimePlan {
+        DateTimePlan::from_schema(&schema)
+    }
+
+    /// A plan with top-level date-times `at` and `cf_when`, a `format: date`
+    /// `day`, and nested ones in `shipment.at` and `items[].at`.
+    fn record_plan() -> DateTimePlan {
+        let date_time = json!({"type": ["null", "string"], "format": "date-time"});
+        plan(json!({
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "at": date_time,
+                "cf_when": date_time,
+                "day": {"type": ["null", "string"], "format": "date"},
+                "shipment": {"type": ["null", "object"], "properties": {"at": date_time, "carrier": {"type": "string"}}},
+                "items": {"type": "array", "items": {"type": "object", "properties": {"at": date_time}}},
+            }
+        }))
+    }
+
+    /// `record` through `plan`, with the paths it reported.
+    fn rewrite(plan: &DateTimePlan, record: &str) -> (String, Vec<String>) {
+        let mut reported = Vec::new();
+        let out = plan.to_utc(record, |path| reported.push(path.to_owned()));
+        (out.into_owned(), reported)
+    }
+
+    fn utc_of(value: &str) -> String {
+        let record = format!(r#"{{"id":"a","at":"{value}"}}"#);
+        let (out, reported) = rewrite(&record_plan(), &record);
+        assert!(reported.is_empty(), "{value}: {reported:?}");
+        let parsed: Value = serde_json::from_str(&out).unwrap();
+        parsed["at"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn every_offset_of_the_contract_becomes_the_same_instant_in_utc() {
+        let cases = [
+            ("2024-03-01T10:00:00Z", "2024-03-01T10:00:00Z"),
+            ("2024-03-01T10:00:00+00:00", "2024-03-01T10:00:00Z"),
+            ("2024-03-01T15:30:00+05:30", "2024-03-01T10:00:00Z"),
+            ("2024-03-01T15:45:00+05:45", "2024-03-01T10:00:00Z"),
+            ("2024-03-01T00:30:00-09:30", "2024-03-01T10:00:00Z"),
+            ("2024-03-02T00:00:00+14:00", "2024-03-01T10:00:00Z"),
+            ("2024-02-29T22:00:00-12:00", "2024-03-01T10:00:00Z"),
+            ("2026-09-03T23:05:06+14:00", "2026-09-03T09:05:06Z"),
+        ];
+        for (sent, utc) in cases {
+            assert_eq!(utc_of(sent), utc, "{sent}");
+        }
+    }
+
+    #[test]
+    fn rollovers_cross_days_months_years_and_leap_days() {
+        let cases = [
+            ("2026-12-31T23:30:00-09:30", "2027-01-01T09:00:00Z"),
+            ("2027-01-01T05:00:00+14:00", "2026-12-31T15:00:00Z"),
+            ("2024-03-01T00:10:00+05:45", "2024-02-29T18:25:00Z"),
+            ("2023-03-01T00:10:00+05:45", "2023-02-28T18:25:00Z"),
+            ("2024-02-28T20:00:00-12:00", "2024-02-29T08:00:00Z"),
+            ("2024-04-30T23:59:59-00:01", "2024-05-01T00:00:59Z"),
+            ("2100-03-01T01:00:00+02:00", "2100-02-28T23:00:00Z"),
+        ];
+        for (sent, utc) in cases {
+            assert_eq!(utc_of(sent), utc, "{sent}");
+        }
+    }
+
+    #[test]
+    fn the_rewrite_agrees_with_chrono_on_every_offset_over_many_instants() {
+        let offsets = [
+            "+00:00", "+01:00", "+05:30", "+05:45", "-03:30", "-09:30", "+14:00", "-12:00",
+            "+13:45", "-00:01", "+23:59",
+        ];
+        let mut seconds: i64 = 946_684_800 - 86_400 * 3; // late December 1999
+        while seconds < 4_102_444_800 {
+            let instant = chrono::DateTime::from_timestamp(seconds, 0).unwrap();
+            for offset in offsets {
+                let zone: chrono::FixedOffset = offset.parse().unwrap();
+                let sent = instant
+                    .with_timezone(&zone)
+                    .format("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string();
+                let expected = instant.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                assert_eq!(utc_of(&sent), expected, "{sent}");
+            }
+            seconds += 86_400 * 3 + 3_607; // walks through every hour and month
+        }
+    }
+
+    #[test]
+    fn values_already_in_z_keep_their_bytes_and_borrow() {
+        let record = r#"{"id":"a","at":"2024-03-01T10:00:00Z","cf_when":"2024-03-01T10:00:00.250Z","items":[{"at":"2024-03-01T10:00:00Z"}]}"#;
+        assert!(matches!(
+            record_plan().to_utc(record, |_| {}),
+            Cow::Borrowed(r) if r == record
+        ));
+    }
+
+    #[test]
+    fn a_fraction_of_a_second_is_kept_as_sent() {
+        assert_eq!(
+            utc_of("2024-03-01T12:00:00.5+02:00"),
+            "2024-03-01T10:00:00.5Z"
+        );
+        assert_eq!(utc_of("2024-03-01t12:00:00+02:00"), "2024-03-01T10:00:00Z");
+    }
+
+    #[test]
+    fn nested_values_and_arrays_of_objects_are_rewritten() {
+        let record = r#"{"id":"a","shipment":{"carrier":"x","at":"2024-03-01T12:00:00+02:00"},"items":[{"at":"2024-03-01T05:00:00-05:00"},{"at":null},{"at":"2024-03-01T10:00:00Z"}]}"#;
+        let (out, reported) = rewrite(&record_plan(), record);
+        assert_eq!(
+            out,
+            r#"{"id":"a","shipment":{"carrier":"x","at":"2024-03-01T10:00:00Z"},"items":[{"at":"2024-03-01T10:00:00Z"},{"at":null},{"at":"2024-03-01T10:00:00Z"}]}"#
+        );
+        assert!(reported.is_empty());
+    }
+
+    #[test]
+    fn only_fields_the_schema_declares_date_time_are_touched() {
+        let record = r#"{"id":"a","day":"2024-03-01","note":"2024-03-01T12:00:00+02:00","shipment":{"carrier":"2024-03-01T12:00:00+02:00"},"at":"2024-03-01T12:00:00+02:00"}"#;
+        let (out, _) = rewrite(&record_plan(), record);
+        assert_eq!(
+            out,
+            r#"{"id":"a","day":"2024-03-01","note":"2024-03-01T12:00:00+02:00","shipment":{"carrier":"2024-03-01T12:00:00+02:00"},"at":"2024-03-01T10:00:00Z"}"#
+        );
+    }
+
+    #[test]
+    fn null_and_values_of_other_types_are_left_alone() {
+        let record =
+            r#"{"id":"a","at":null,"cf_when":17,"shipment":null,"items":null,"note":"+01:00"}"#;
+        let (out, reported) = rewrite(&record_plan(), record);
+        assert_eq!(out, record);
+        assert!(reported.is_empty());
+    }
+
+    #[test]
+    fn a_string_that_is_not_a_timestamp_is_left_as_is_and_reported() {
+        let record = r#"{"id":"a","cf_when":"next tuesday","at":"2024-03-01T12:00:00+02:00","items":[{"at":"2024-13-01T00:00:00+01:00"}]}"#;
+        let (out, reported) = rewrite(&record_plan(), record);
+        assert_eq!(
+            out,
+            r#"{"id":"a","cf_when":"next tuesday","at":"2024-03-01T10:00:00Z","items":[{"at":"2024-13-01T00:00:00+01:00"}]}"#
+        );
+        assert_eq!(reported, ["cf_when", "items[].at"]);
+    }
+
+    #[test]
+    fn escapes_and_whitespace_in_other_fields_do_not_mislead_the_walk() {
+        let record = r#"{ "id" : "a\"b", "note" : "x\\\"at\": \"1999-01-01T00:00:00+01:00\"}", "shipment" : { "at" : "2024-03-01T12:00:00+02:00" } , "at" : "2024-03-01T11:00:00+01:00" }"#;
+        let (out, reported) = rewrite(&record_plan(), record);
+        assert_eq!(
+            out,
+            r#"{ "id" : "a\"b", "note" : "x\\\"at\": \"1999-01-01T00:00:00+01:00\"}", "shipment" : { "at" : "2024-03-01T10:00:00Z" } , "at" : "2024-03-01T10:00:00Z" }"#
+        );
+        assert!(reported.is_empty());
+        assert!(serde_json::from_str::<Value>(&out).is_ok());
+    }
+
+    #[test]
+    fn a_record_whose_offsets_are_all_outside_the_plan_is_borrowed() {
+        let record = r#"{"id":"a","note":"2024-03-01T12:00:00+02:00","at":"2024-03-01T10:00:00Z"}"#;
+        assert!(matches!(
+            record_plan().to_utc(record, |_| {}),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn the_plan_follows_the_streams_schemas() {
+        for def in crate::streams::ALL {
+            let schema: Value = serde_json::from_str(def.schema).unwrap();
+            let plan = DateTimePlan::from_schema(&schema);
+            let mut names: Vec<&str> = plan.root.fields.iter().map(|(n, _)| &**n).collect();
+            names.sort_unstable();
+            let expected: &[&str] = match def.name {
+                "order_events" => &["timestamp"],
+                "products" => &["created_at", "updated_at"],
+                _ => &["created_at", "deleted_at", "updated_at"],
+            };
+            assert_eq!(names, expected, "{}", def.name);
+        }
+    }
+
+    #[test]
+    fn the_plan_follows_any_of_branches_and_ignores_dates() {
+        let plan = plan(json!({"properties": {
+            "a": {"anyOf": [{"type": "null"}, {"type": "string", "format": "date-time"}]},
+            "b": {"type": "string", "format": "date"},
+            "c": {"type": "array", "items": {"type": "string", "format": "date-time"}},
+        }}));
+        let (out, _) = rewrite(
+            &plan,
+            r#"{"a":"2024-03-01T12:00:00+02:00","b":"2024-03-01","c":["2024-03-01T12:00:00+02:00"]}"#,
+        );
+        assert_eq!(
+            out,
+            r#"{"a":"2024-03-01T10:00:00Z","b":"2024-03-01","c":["2024-03-01T10:00:00Z"]}"#
+        );
+    }
+
+    #[test]
+    fn without_a_schema_custom_fields_holding_date_times_are_rewritten_silently() {
+        let schema = json!({"properties": {"at": {"type": "string", "format": "date-time"}}});
+        let plan = DateTimePlan::from_schema(&schema).with_custom_date_times();
+        let (out, reported) = rewrite(
+            &plan,
+            r#"{"at":"2024-03-01T12:00:00+02:00","cf_slot":"2024-03-01T12:00:00+02:00","cf_tier":"gold","cf_n":3,"x_slot":"2024-03-01T12:00:00+02:00"}"#,
+        );
+        assert_eq!(
+            out,
+            r#"{"at":"2024-03-01T10:00:00Z","cf_slot":"2024-03-01T10:00:00Z","cf_tier":"gold","cf_n":3,"x_slot":"2024-03-01T12:00:00+02:00"}"#
+        );
+        assert!(reported.is_empty(), "{reported:?}");
+    }
+
+    #[test]
+    fn a_schema_without_date_times_gives_an_empty_plan() {
+        assert!(plan(json!({})).is_empty());
+        assert!(plan(json!({"properties": {"id": {"type": "string"}}})).is_empty());
+    }
+
+    #[test]
+    fn a_stream_warns_once_per_field() {
+        let stream = StreamTimestamps::new("orders", record_plan());
+        let mut warnings = Vec::new();
+        for _ in 0..3 {
+            stream.to_utc(
+                r#"{"id":"a","cf_when":"soon","at":"2024-03-01T12:00:00+02:00"}"#,
+                |w| warnings.push(w),
+            );
+        }
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("orders: field cf_when"),
+            "{warnings:?}"
+        );
+    }
+}
