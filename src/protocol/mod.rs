@@ -7,10 +7,15 @@
 
 mod catalog;
 mod emitter;
+mod format;
 mod messages;
 
-pub use catalog::{AirbyteCatalog, AirbyteStream, ConfiguredCatalog, SyncMode};
-pub use emitter::{Emitter, Output, StreamId};
+pub use catalog::{
+    AirbyteCatalog, AirbyteStream, ConfiguredCatalog, ConfiguredStream, ConfiguredStreamName,
+    SyncMode,
+};
+pub use emitter::{Emitter, EmitterHandle, Output, StreamId};
+pub use format::{Airbyte, Format, FormatWriter, RecordFrame};
 pub use messages::{
     ConnectionStatus, EstimateTrace, FailureType, LogLevel, Message, RecordMessage, StatusReason,
     StreamDescriptor, StreamStatus, StreamStatusTrace, TraceBody, TraceMessage, now_millis,

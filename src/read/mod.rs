@@ -227,7 +227,11 @@ impl StreamRun {
 
     /// An empty batch of this stream's records.
     pub fn batch(&self, body_len: usize) -> records::Batch {
-        records::Batch::new(self.id, self.def.name, body_len)
+        records::Batch::new(
+            self.id,
+            self.ctx.emitter.record_frame(self.def.name),
+            body_len,
+        )
     }
 
     /// Whether a record with this cursor is within `start_date`.

@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::http::BodyError;
-use crate::protocol::{Message, Output, RecordMessage, StreamId};
+use crate::protocol::{Output, RecordFrame, StreamId};
 
 /// A list answer: the records as raw JSON plus the pagination fields of
 /// either style (`next_page_token`, or `page` and `has_more`).
@@ -378,36 +378,27 @@ impl<'de> Deserialize<'de> for BorrowedOrOwned<'de> {
 /// RECORD lines of one stream, ready for the stdout writer.
 pub struct Batch {
     stream: StreamId,
-    name: &'static str,
-    emitted_at: i64,
+    frame: RecordFrame,
     bytes: Vec<u8>,
     count: u64,
 }
 
 impl Batch {
-    /// An empty batch sized for a page of `body_len` bytes.
-    pub fn new(stream: StreamId, name: &'static str, body_len: usize) -> Self {
+    /// An empty batch of lines framed by `frame`, sized for a page of
+    /// `body_len` bytes.
+    pub fn new(stream: StreamId, frame: RecordFrame, body_len: usize) -> Self {
         Batch {
             stream,
-            name,
-            emitted_at: crate::protocol::now_millis(),
             // Each record gains about 80 bytes of envelope.
             bytes: Vec::with_capacity(body_len + body_len / 4),
+            frame,
             count: 0,
         }
     }
 
     /// Appends one record as a RECORD line.
     pub fn push(&mut self, data: &RawValue) {
-        let message = Message::Record {
-            record: RecordMessage {
-                stream: self.name,
-                data,
-                emitted_at: self.emitted_at,
-            },
-        };
-        serde_json::to_writer(&mut self.bytes, &message).expect("writing to a Vec cannot fail");
-        self.bytes.push(b'\n');
+        self.frame.write(&mut self.bytes, data);
         self.count += 1;
     }
 
@@ -553,7 +544,7 @@ mod tests {
 
     #[test]
     fn a_batch_holds_one_record_line_per_record() {
-        let mut batch = Batch::new(0, "orders", 100);
+        let mut batch = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
         batch.push(&raw(r#"{"id":"ord_1"}"#));
         batch.push(&raw(r#"{"id":"ord_2"}"#));
         assert_eq!(batch.count(), 2);
