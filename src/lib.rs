@@ -14,6 +14,7 @@
 //! | [`read`] | the walks over the API's pagination styles |
 //! | [`streams`] | one declaration per stream |
 //! | [`discover`] | the catalog, custom fields included |
+//! | [`singer`] | the Singer tap: its command line, catalog, state and format |
 
 pub mod cli;
 pub mod commands;
@@ -23,5 +24,6 @@ pub mod error;
 pub mod http;
 pub mod protocol;
 pub mod read;
+pub mod singer;
 pub mod state;
 pub mod streams;
