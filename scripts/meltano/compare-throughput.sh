@@ -3,7 +3,8 @@
 # data: a full read of all four streams, stdout to /dev/null, release builds,
 # runs alternated so that both see the same machine load. Prints the median
 # wall time of each. Env: ORDERS (default 300000; customers, products and
-# events scale as in the benchmark), RUNS (default 3).
+# events scale as in the benchmark), RUNS (default 3), NO_BUILD=1 to use the
+# release binaries as they are.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 REL=${CARGO_TARGET_DIR:-$ROOT/target}/release
@@ -11,7 +12,7 @@ ORDERS=${ORDERS:-300000}
 RUNS=${RUNS:-3}
 WORK=$ROOT/target/meltano-throughput
 mkdir -p "$WORK"
-(cd "$ROOT" && cargo build --release --locked -p source-ecommerce -p ecommerce-sandbox)
+[ "${NO_BUILD:-}" = 1 ] || (cd "$ROOT" && cargo build --release --locked -p source-ecommerce -p ecommerce-sandbox)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$REL/ecommerce-sandbox" --listen "127.0.0.1:$port" --seed 42 --no-rate-limit --orders "$ORDERS" \
   --customers $((ORDERS / 10)) --products $((ORDERS / 100)) --order-events $((ORDERS * 2)) >"$WORK/sandbox.log" 2>&1 &
