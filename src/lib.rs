@@ -15,6 +15,7 @@
 //! | [`streams`] | one declaration per stream |
 //! | [`discover`] | the catalog, custom fields included |
 //! | [`timestamps`] | date-time values rewritten to UTC on the record fast path |
+//! | [`singer`] | the Singer tap: its command line, catalog, state and format |
 
 pub mod cli;
 pub mod commands;
@@ -24,6 +25,7 @@ pub mod error;
 pub mod http;
 pub mod protocol;
 pub mod read;
+pub mod singer;
 pub mod state;
 pub mod streams;
 pub mod timestamps;

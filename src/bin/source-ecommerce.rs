@@ -76,7 +76,11 @@ fn usage_error(error: clap::Error) -> ExitCode {
             let error = error::Error::config(format!(
                 "Invalid arguments: {message}. Run source-ecommerce --help."
             ));
-            commands::fail_before_runtime(&error, protocol::LogLevel::Info);
+            commands::fail_before_runtime(
+                &error,
+                commands::airbyte(Vec::new()),
+                protocol::LogLevel::Info,
+            );
             ExitCode::from(2)
         }
     }

@@ -12,7 +12,7 @@ use crate::protocol::{AirbyteClientEvents, ConnectionStatus, Emitter, LogLevel, 
 
 /// Runs `check` on the config file at `config_path`.
 pub fn run(config_path: &Path, level: LogLevel) -> ExitCode {
-    with_runtime(Vec::new(), level, |emitter| async move {
+    with_runtime(super::airbyte(Vec::new()), level, |emitter| async move {
         check(config_path, &emitter).await
     })
 }

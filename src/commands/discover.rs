@@ -11,13 +11,13 @@ use crate::protocol::{AirbyteClientEvents, Emitter, LogLevel, Message};
 
 /// Runs `discover` on the config file at `config_path`.
 pub fn run(config_path: &Path, level: LogLevel) -> ExitCode {
-    with_runtime(Vec::new(), level, |emitter| async move {
+    with_runtime(super::airbyte(Vec::new()), level, |emitter| async move {
         discover(config_path, &emitter).await
     })
 }
 
 /// `discover`: the catalog, or a TRACE error.
-async fn discover(config_path: &Path, emitter: &Emitter) -> ExitCode {
+pub async fn discover(config_path: &Path, emitter: &Emitter) -> ExitCode {
     let result = async {
         let config = Config::load(config_path)?;
         let client = ApiClient::new(&config, AirbyteClientEvents::new(emitter.clone()))?;

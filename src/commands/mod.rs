@@ -8,15 +8,17 @@ pub mod spec;
 
 use std::future::Future;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::error::Error;
-use crate::protocol::{Emitter, LogLevel};
+use crate::protocol::{Emitter, Format, LogLevel};
 
-pub use read::{ReadInputs, read_inputs};
+pub use discover::discover;
+pub use read::{ReadInputs, read, read_inputs};
 
-/// Runs `command` on a multi-threaded runtime with a writer of stdout that
-/// knows `stream_names`; waits until every line is written.
-pub fn with_runtime<F, Fut>(stream_names: Vec<String>, level: LogLevel, command: F) -> ExitCode
+/// Runs `command` on a multi-threaded runtime with a writer of stdout in
+/// `format`; waits until every line is written.
+pub fn with_runtime<F, Fut>(format: Arc<dyn Format>, level: LogLevel, command: F) -> ExitCode
 where
     F: FnOnce(Emitter) -> Fut,
     Fut: Future<Output = ExitCode>,
@@ -32,7 +34,7 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let (emitter, handle) = Emitter::stdout(stream_names, level);
+    let (emitter, handle) = Emitter::start_with_format(std::io::stdout(), format, level);
     let code = runtime.block_on(command(emitter));
     // Streams may still be winding down in tasks; they hold no emitter once
     // the runtime is gone.
@@ -44,9 +46,9 @@ where
     }
 }
 
-/// Reports `error` as a TRACE without a runtime (bad inputs, bad arguments).
-pub fn fail_before_runtime(error: &Error, level: LogLevel) -> ExitCode {
-    let (emitter, handle) = Emitter::stdout(Vec::new(), level);
+/// Reports `error` in `format` without a runtime (bad inputs, bad arguments).
+pub fn fail_before_runtime(error: &Error, format: Arc<dyn Format>, level: LogLevel) -> ExitCode {
+    let (emitter, handle) = Emitter::start_with_format(std::io::stdout(), format, level);
     emitter.error_blocking(error, None);
     drop(emitter);
     let _ = handle.finish();
@@ -57,4 +59,9 @@ pub fn fail_before_runtime(error: &Error, level: LogLevel) -> ExitCode {
 pub async fn fail(emitter: &Emitter, error: &Error) -> ExitCode {
     emitter.error(error, None).await;
     ExitCode::FAILURE
+}
+
+/// The Airbyte protocol for a command that reads `stream_names`.
+pub fn airbyte(stream_names: Vec<String>) -> Arc<dyn Format> {
+    Arc::new(crate::protocol::Airbyte::new(stream_names))
 }

@@ -21,14 +21,16 @@ pub fn run(
 ) -> ExitCode {
     let inputs = match read_inputs(config_path, catalog_path, state_path) {
         Ok(inputs) => inputs,
-        Err(error) => return super::fail_before_runtime(&error, level),
+        Err(error) => {
+            return super::fail_before_runtime(&error, super::airbyte(Vec::new()), level);
+        }
     };
     let names = inputs
         .planned
         .iter()
         .map(|p| p.def.name.to_owned())
         .collect();
-    with_runtime(names, level, |emitter| async move {
+    with_runtime(super::airbyte(names), level, |emitter| async move {
         read(inputs, &emitter).await
     })
 }
@@ -60,7 +62,7 @@ pub fn read_inputs(
 
 /// `read`: every stream; exit non-zero if one failed (a stream skipped for
 /// lack of permission does not count unless all were).
-async fn read(inputs: ReadInputs, emitter: &Emitter) -> ExitCode {
+pub async fn read(inputs: ReadInputs, emitter: &Emitter) -> ExitCode {
     let outcomes = match read::run(inputs.config, inputs.planned, emitter.clone()).await {
         Ok(outcomes) => outcomes,
         Err(error) => return fail(emitter, &error).await,

@@ -9,13 +9,14 @@
 //! order the producers' messages arrive in.
 
 use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
+use super::format::{Airbyte, Format, FormatWriter, RecordFrame};
 use super::messages::{
-    ErrorTrace, LogLevel, LogMessage, Message, StateMessage, StreamDescriptor, TraceBody,
-    TraceMessage,
+    ErrorTrace, LogLevel, LogMessage, Message, StreamDescriptor, TraceBody, TraceMessage,
 };
 use crate::error::Error;
 
@@ -46,6 +47,7 @@ pub enum Output {
 pub struct Emitter {
     tx: mpsc::Sender<Output>,
     level: LogLevel,
+    format: Arc<dyn Format>,
 }
 
 /// Owns the writer thread; [`EmitterHandle::finish`] flushes and joins it.
@@ -65,12 +67,27 @@ impl Emitter {
         stream_names: Vec<String>,
         level: LogLevel,
     ) -> (Emitter, EmitterHandle) {
+        Self::start_with_format(out, Arc::new(Airbyte::new(stream_names)), level)
+    }
+
+    /// Starts the writer thread on `out`, writing in `format`.
+    pub fn start_with_format<W: Write + Send + 'static>(
+        out: W,
+        format: Arc<dyn Format>,
+        level: LogLevel,
+    ) -> (Emitter, EmitterHandle) {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+        let writer = format.writer();
         let thread = std::thread::Builder::new()
             .name("stdout-writer".into())
-            .spawn(move || write_all(rx, BufWriter::with_capacity(1 << 16, out), stream_names))
+            .spawn(move || write_all(rx, BufWriter::with_capacity(1 << 16, out), writer))
             .expect("spawning the stdout writer thread");
-        (Emitter { tx, level }, EmitterHandle { thread })
+        (Emitter { tx, level, format }, EmitterHandle { thread })
+    }
+
+    /// The frame of `stream`'s record lines, in this emitter's format.
+    pub fn record_frame(&self, stream: &str) -> RecordFrame {
+        self.format.record_frame(stream)
     }
 
     /// Starts a writer on the process's stdout.
@@ -155,33 +172,21 @@ impl EmitterHandle {
 fn write_all<W: Write>(
     mut rx: mpsc::Receiver<Output>,
     mut out: BufWriter<W>,
-    stream_names: Vec<String>,
+    mut writer: Box<dyn FormatWriter>,
 ) -> io::Result<()> {
-    let mut since_state = vec![0u64; stream_names.len()];
     while let Some(output) = rx.blocking_recv() {
         match output {
             Output::Records {
                 stream,
                 count,
                 bytes,
-            } => {
-                since_state[stream] += count;
-                out.write_all(&bytes)?;
-            }
+            } => writer.records(&mut out, stream, count, &bytes)?,
             Output::State { stream, blob } => {
-                let message = Message::State {
-                    state: StateMessage::stream(&stream_names[stream], &blob, since_state[stream]),
-                };
-                serde_json::to_writer(&mut out, &message)?;
-                out.write_all(b"\n")?;
+                writer.state(&mut out, stream, &blob)?;
                 // A state is a promise to the platform: make it durable now.
                 out.flush()?;
-                since_state[stream] = 0;
             }
-            Output::Line(line) => {
-                out.write_all(&line)?;
-                out.write_all(b"\n")?;
-            }
+            Output::Line(line) => writer.line(&mut out, &line)?,
         }
     }
     out.flush()

@@ -8,11 +8,16 @@
 mod catalog;
 mod client_events;
 mod emitter;
+mod format;
 mod messages;
 
-pub use catalog::{AirbyteCatalog, AirbyteStream, ConfiguredCatalog, SyncMode};
+pub use catalog::{
+    AirbyteCatalog, AirbyteStream, ConfiguredCatalog, ConfiguredStream, ConfiguredStreamName,
+    SyncMode,
+};
 pub use client_events::AirbyteClientEvents;
-pub use emitter::{Emitter, Output, StreamId};
+pub use emitter::{Emitter, EmitterHandle, Output, StreamId};
+pub use format::{Airbyte, Format, FormatWriter, RecordFrame};
 pub use messages::{
     ConnectionStatus, EstimateTrace, FailureType, LogLevel, LogMessage, Message, RecordMessage,
     StatusReason, StreamDescriptor, StreamStatus, StreamStatusTrace, TraceBody, TraceMessage,

@@ -7,38 +7,34 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use crate::protocol::{Message, Output, RecordMessage, StreamId};
+use crate::protocol::{Output, RecordFrame, StreamId};
 use crate::timestamps::StreamTimestamps;
 
 /// RECORD lines of one stream, ready for the stdout writer.
 pub struct Batch {
     stream: StreamId,
-    name: &'static str,
-    emitted_at: i64,
+    /// The bytes around each record's data, in the output's format.
+    frame: RecordFrame,
     bytes: Vec<u8>,
     count: u64,
     /// Date-times to UTC (issue 11); `None` passes records through as sent.
     utc: Option<Arc<StreamTimestamps>>,
-    /// A RECORD line of this batch cut where its data goes, made on the
-    /// first rewritten record.
-    envelope: Option<(Vec<u8>, usize)>,
     /// Warnings about the records (a date-time field that holds no
     /// date-time), for the sink to log before the records go out.
     warnings: Vec<String>,
 }
 
 impl Batch {
-    /// An empty batch sized for a page of `body_len` bytes.
-    pub fn new(stream: StreamId, name: &'static str, body_len: usize) -> Self {
+    /// An empty batch of lines framed by `frame`, sized for a page of
+    /// `body_len` bytes.
+    pub fn new(stream: StreamId, frame: RecordFrame, body_len: usize) -> Self {
         Batch {
             stream,
-            name,
-            emitted_at: crate::protocol::now_millis(),
+            frame,
             // Each record gains about 80 bytes of envelope.
             bytes: Vec::with_capacity(body_len + body_len / 4),
             count: 0,
             utc: None,
-            envelope: None,
             warnings: Vec::new(),
         }
     }
@@ -66,44 +62,15 @@ impl Batch {
         std::mem::take(&mut self.warnings)
     }
 
-    /// A RECORD line around `data`, which is JSON: the rewrite only changed
-    /// string contents of a record serde_json validated. The envelope is the
-    /// one serde writes, cut around a placeholder, so that the record is not
-    /// parsed again.
+    /// A line around `data`, which is JSON: the rewrite only changed string
+    /// contents of a record serde_json validated.
     fn push_rewritten(&mut self, data: &str) {
-        let (name, emitted_at) = (self.name, self.emitted_at);
-        let (envelope, cut) = self.envelope.get_or_insert_with(|| {
-            let placeholder = RawValue::from_string("0".to_owned()).expect("0 is JSON");
-            let mut line = Vec::with_capacity(128);
-            let message = Message::Record {
-                record: RecordMessage {
-                    stream: name,
-                    data: &placeholder,
-                    emitted_at,
-                },
-            };
-            serde_json::to_writer(&mut line, &message).expect("writing to a Vec cannot fail");
-            let cut = memchr::memmem::rfind(&line, br#""data":0"#).expect("the line has data")
-                + br#""data":"#.len();
-            (line, cut)
-        });
-        self.bytes.extend_from_slice(&envelope[..*cut]);
-        self.bytes.extend_from_slice(data.as_bytes());
-        self.bytes.extend_from_slice(&envelope[*cut + 1..]);
-        self.bytes.push(b'\n');
+        self.frame.write_str(&mut self.bytes, data);
         self.count += 1;
     }
 
     fn push_as_sent(&mut self, data: &RawValue) {
-        let message = Message::Record {
-            record: RecordMessage {
-                stream: self.name,
-                data,
-                emitted_at: self.emitted_at,
-            },
-        };
-        serde_json::to_writer(&mut self.bytes, &message).expect("writing to a Vec cannot fail");
-        self.bytes.push(b'\n');
+        self.frame.write(&mut self.bytes, data);
         self.count += 1;
     }
 
@@ -147,14 +114,14 @@ mod tests {
         let schema =
             serde_json::json!({"properties": {field: {"type": "string", "format": "date-time"}}});
         let plan = crate::timestamps::DateTimePlan::from_schema(&schema);
-        Batch::new(0, "orders", 100).with_utc(Some(Arc::new(StreamTimestamps::new("orders", plan))))
+        Batch::new(0, RecordFrame::airbyte("orders", 1), 100)
+            .with_utc(Some(Arc::new(StreamTimestamps::new("orders", plan))))
     }
 
     #[test]
     fn a_rewritten_record_has_the_same_envelope_as_one_passed_through() {
         let mut rewritten = utc_batch_of("at");
-        let mut as_sent = Batch::new(0, "orders", 100);
-        as_sent.emitted_at = rewritten.emitted_at;
+        let mut as_sent = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
         rewritten.push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#));
         rewritten.push(&raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#));
         as_sent.push(&raw(r#"{"id":"o1","at":"2024-03-01T10:00:00Z"}"#));
@@ -165,7 +132,7 @@ mod tests {
 
     #[test]
     fn without_a_rewrite_records_keep_every_offset() {
-        let mut batch = Batch::new(0, "orders", 100);
+        let mut batch = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
         batch.push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#));
         assert!(lines_of(batch)[0].contains(r#""at":"2024-03-01T12:00:00+02:00""#));
     }
@@ -199,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_batch_holds_one_record_line_per_record() {
-        let mut batch = Batch::new(0, "orders", 100);
+        let mut batch = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
         batch.push(&raw(r#"{"id":"ord_1"}"#));
         batch.push(&raw(r#"{"id":"ord_2"}"#));
         assert_eq!(batch.count(), 2);

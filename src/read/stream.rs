@@ -20,8 +20,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::{ApiClient, ApiRequest, BodyError};
 use crate::protocol::{
-    Emitter, EstimateTrace, LogLevel, Message, Output, StreamDescriptor, StreamId, StreamStatus,
-    StreamStatusTrace, SyncMode, TraceBody, TraceMessage,
+    Emitter, EstimateTrace, LogLevel, Message, Output, RecordFrame, StreamDescriptor, StreamId,
+    StreamStatus, StreamStatusTrace, SyncMode, TraceBody, TraceMessage,
 };
 use crate::state::StreamState;
 use crate::streams::StreamDef;
@@ -64,6 +64,9 @@ pub trait Sink: Send + Sync {
     fn log(&self, level: LogLevel, message: String) -> impl Future<Output = ()> + Send;
     /// The first answer is in, with the number of records to come if known.
     fn started_reading(&self, estimate: Option<u64>) -> impl Future<Output = ()> + Send;
+    /// The bytes around each record of a page extracted now, in the
+    /// output's format.
+    fn record_frame(&self) -> RecordFrame;
 }
 
 /// The settings of a read that the walks use, settled once for all streams.
@@ -161,7 +164,7 @@ impl<P: Pages, K: Sink> StreamRun<P, K> {
 
     /// An empty batch of this stream's records.
     pub fn batch(&self, body_len: usize) -> Batch {
-        Batch::new(self.id, self.def.name, body_len).with_utc(self.timestamps.clone())
+        Batch::new(self.id, self.sink.record_frame(), body_len).with_utc(self.timestamps.clone())
     }
 
     /// Rewrites the date-times of this stream's records to UTC.
@@ -260,6 +263,10 @@ impl Sink for EmitterSink {
         self.emitter
             .log(level, format!("{}: {}", self.name, message))
             .await;
+    }
+
+    fn record_frame(&self) -> RecordFrame {
+        self.emitter.record_frame(self.name)
     }
 
     /// An ESTIMATE from `X-Total-Count`, and RUNNING.

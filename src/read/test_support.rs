@@ -15,7 +15,7 @@ use super::batch::Batch;
 use super::stream::{Pages, ReadSettings, Sink, StreamRun};
 use crate::error::{Error, Result};
 use crate::http::{ApiRequest, BodyError};
-use crate::protocol::{LogLevel, Output, SyncMode};
+use crate::protocol::{LogLevel, Output, RecordFrame, SyncMode};
 use crate::state::StreamState;
 use crate::streams::StreamDef;
 
@@ -174,6 +174,10 @@ impl Sink for RecordingSink {
 
     async fn log(&self, _level: LogLevel, message: String) {
         self.push(Sent::Log(message));
+    }
+
+    fn record_frame(&self) -> RecordFrame {
+        RecordFrame::airbyte("test", 1)
     }
 
     async fn started_reading(&self, estimate: Option<u64>) {
