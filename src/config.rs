@@ -109,6 +109,9 @@ pub struct Config {
     pub max_retries: u32,
     #[serde(default = "defaults::max_retry_seconds")]
     pub max_retry_seconds: u64,
+    /// The most one response body may take, on the wire and decompressed.
+    #[serde(default = "defaults::max_response_mb")]
+    pub max_response_mb: u64,
 }
 
 mod defaults {
@@ -138,6 +141,9 @@ mod defaults {
     }
     pub fn max_retry_seconds() -> u64 {
         600
+    }
+    pub fn max_response_mb() -> u64 {
+        64
     }
 }
 
@@ -202,6 +208,11 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_seconds)
+    }
+
+    /// The most bytes one response body may take (`max_response_mb`).
+    pub fn max_response_bytes(&self) -> usize {
+        usize::try_from(self.max_response_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
     }
 
     pub fn connect_timeout(&self) -> Duration {
