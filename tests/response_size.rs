@@ -36,6 +36,10 @@ async fn gzip_server(body: Vec<u8>) -> String {
 }
 
 /// Runs `read` and reaps the process with `wait4`: its output and peak RSS (MB).
+#[expect(
+    clippy::zombie_processes,
+    reason = "reaped with wait4, which also gives its rusage"
+)]
 fn read_measuring_rss(config: &Value) -> (Output, f64) {
     use std::io::Read as _;
     let inputs = Inputs::new();
