@@ -405,7 +405,7 @@ impl Knobs {
             order_events: env_usize("BENCH_EVENTS", orders * 2),
         };
         let scenarios = std::env::var("BENCH_SCENARIOS")
-            .unwrap_or_else(|_| "abcdef".into())
+            .unwrap_or_else(|_| "abcdefghi".into())
             .chars()
             .filter(char::is_ascii_alphabetic)
             .map(|c| c.to_ascii_lowercase())
@@ -644,6 +644,15 @@ fn bench() -> anyhow::Result<()> {
     };
     if knobs.wants('a') || knobs.wants('b') || knobs.wants('c') || knobs.wants('d') {
         full_data_set(&mut bench, &setup, &mut report, small_orders_row)?;
+    }
+    if knobs.wants('g') {
+        default_bucket(&mut bench, &setup, &mut report)?;
+    }
+    if knobs.wants('h') {
+        fast_server(&mut bench, &setup, &mut report)?;
+    }
+    if knobs.wants('i') {
+        latency_sweep(&mut bench, &setup, &mut report)?;
     }
 
     let Report {
@@ -1398,4 +1407,340 @@ fn machine() -> Value {
         "kernel": kernel,
         "summary": format!("{cpus} CPUs ({model}), {mem_gb:.1} GB RAM, Linux {kernel}"),
     })
+}
+
+// ---------------------------------------------------------------------------
+// Close to the limit (issue 15): the API's own bucket, latency, compression.
+
+/// The contract's default bucket.
+const BUCKET_RPS: f64 = 20.0;
+const BUCKET_BURST: u32 = 40;
+/// Share of what the bucket allows that the connector must reach.
+const TARGET_BUCKET_SHARE: f64 = 0.95;
+
+/// Orders of the close-to-the-limit scenarios (`BENCH_LIMIT_ORDERS`).
+fn limit_orders() -> usize {
+    env_usize("BENCH_LIMIT_ORDERS", 100_000)
+}
+
+fn orders_only_sizes(orders: usize) -> Sizes {
+    Sizes {
+        customers: 10,
+        products: 10,
+        orders,
+        order_events: 10,
+    }
+}
+
+/// A config for `sandbox` with `overrides` merged in.
+fn write_config_with(
+    dir: &Path,
+    name: &str,
+    sandbox: &Sandbox,
+    knobs: &Knobs,
+    overrides: Value,
+) -> anyhow::Result<PathBuf> {
+    let path = write_config(dir, name, sandbox, knobs, None)?;
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+    if let (Some(config), Some(overrides)) = (config.as_object_mut(), overrides.as_object()) {
+        config.extend(overrides.clone());
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&config)?)?;
+    Ok(path)
+}
+
+/// One counted read of orders; the measurement and the counted records.
+fn read_orders(
+    bench: &mut Bench,
+    setup: &Setup,
+    sandbox: &Sandbox,
+    name: &str,
+    overrides: Value,
+) -> anyhow::Result<(Measured, Counted)> {
+    let config = write_config_with(&setup.dir, name, sandbox, &setup.knobs, overrides)?;
+    let catalog = write_catalog(
+        &setup.dir,
+        "orders",
+        "configured_catalog_full_refresh.json",
+        &["orders"],
+    )?;
+    let m = bench.connector(
+        Some(sandbox),
+        &[
+            "read",
+            "--config",
+            path_str(&config),
+            "--catalog",
+            path_str(&catalog),
+        ],
+        Output::Count,
+    )?;
+    let counted = m.counted.clone().unwrap_or_default();
+    Ok((m, counted))
+}
+
+/// (g) The contract's default bucket (20/s, burst 40), 50 ms per answer, no
+/// `requests_per_second`: the connector paces itself from `X-RateLimit-*`.
+/// What the bucket allows for P pages: the burst at once, then 20 pages/s,
+/// plus one round trip: `latency + max(0, P - 40) / 20` seconds.
+fn default_bucket(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow::Result<()> {
+    let orders = limit_orders();
+    let latency = Duration::from_millis(50);
+    let sandbox = setup.rt.block_on(Sandbox::start(SandboxConfig {
+        sizes: orders_only_sizes(orders),
+        rate_limit: RateLimit {
+            requests_per_second: BUCKET_RPS,
+            burst: BUCKET_BURST,
+        },
+        latency,
+        ..SandboxConfig::default()
+    }))?;
+    eprintln!("(g) orders against the default bucket, 50 ms latency");
+    let (m, counted) = read_orders(bench, setup, &sandbox, "bucket", json!({}))?;
+    let mut notes = Vec::new();
+    let verified = verify(
+        &counted,
+        &BTreeMap::from([("orders", orders as u64)]),
+        &mut notes,
+    );
+    let pages = orders.div_ceil(setup.knobs.page_size()).max(1);
+    let allowed_s =
+        latency.as_secs_f64() + pages.saturating_sub(BUCKET_BURST as usize) as f64 / BUCKET_RPS;
+    let share = allowed_s / m.run.wall_s;
+    let throttled = m.requests.iter().filter(|r| r.status == 429).count();
+    let extra = m.requests.len() as f64 / pages as f64 - 1.0;
+    notes.push(format!(
+        "{pages} pages; the bucket allows them in {allowed_s:.2} s, the read took {:.2} s = {:.1}% of the allowed rate; {throttled} answered 429",
+        m.run.wall_s,
+        share * 100.0
+    ));
+    // The pacing alone: what the bucket allows for the requests sent.
+    let allowed_sent_s = latency.as_secs_f64()
+        + m.requests.len().saturating_sub(BUCKET_BURST as usize) as f64 / BUCKET_RPS;
+    let pacing_share = allowed_sent_s / m.run.wall_s;
+    notes.push(format!(
+        "requests: {} ({:+.1}% over pages of data); for the {} requests sent the bucket allows {allowed_sent_s:.2} s: the pacing reached {:.1}%",
+        count_by_path(&m.requests),
+        extra * 100.0,
+        m.requests.len(),
+        pacing_share * 100.0
+    ));
+    report.targets.push((
+        format!(
+            "default bucket, 50 ms: >= {:.0}% of what it allows, no 429",
+            TARGET_BUCKET_SHARE * 100.0
+        ),
+        share >= TARGET_BUCKET_SHARE && throttled == 0 && verified,
+        format!("{:.1}%, {throttled} x 429", share * 100.0),
+    ));
+    report.extra.insert(
+        "default_bucket".into(),
+        json!({
+            "pages": pages,
+            "allowed_s": allowed_s,
+            "wall_s": m.run.wall_s,
+            "share_of_allowed": share,
+            "allowed_for_requests_sent_s": allowed_sent_s,
+            "pacing_share_of_allowed": pacing_share,
+            "responses_429": throttled,
+            "requests": m.requests.len(),
+            "requests_over_pages": extra,
+            "requests_by_path": count_by_path(&m.requests),
+            "request_times_s": m.requests.iter().map(|r| unix_s(r.at)).collect::<Vec<_>>(),
+        }),
+    );
+    report.rows.push(Row {
+        id: "g",
+        label: format!("orders {}, bucket 20/s+40, 50 ms", human(orders as u64)),
+        records: counted.total_records(),
+        bytes: Some(counted.bytes),
+        sandbox_cpu_s: m.sandbox_cpu_s,
+        requests: m.requests.len(),
+        run: m.run,
+        verified: Some(verified),
+        notes,
+    });
+    setup.rt.block_on(sandbox.shutdown());
+    Ok(())
+}
+
+/// The bench's own fetch of every orders page, `parallel` at once, bodies
+/// counted and dropped: (seconds, bytes on the wire).
+fn raw_fetch(
+    setup: &Setup,
+    sandbox: &Sandbox,
+    pages: usize,
+    parallel: usize,
+    gzip: bool,
+) -> anyhow::Result<(f64, u64)> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let client = reqwest::Client::new();
+    let next = Arc::new(AtomicUsize::new(1));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let url = format!("{}/v1/orders", sandbox.url());
+    let key = sandbox.credentials().api_key.clone();
+    let limit = setup.knobs.page_size();
+    let started = Instant::now();
+    setup.rt.block_on(async {
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..parallel {
+            let (client, next, bytes, url, key) = (
+                client.clone(),
+                next.clone(),
+                bytes.clone(),
+                url.clone(),
+                key.clone(),
+            );
+            workers.spawn(async move {
+                loop {
+                    let page = next.fetch_add(1, Ordering::Relaxed);
+                    if page > pages {
+                        return Ok::<(), reqwest::Error>(());
+                    }
+                    let mut request = client
+                        .get(&url)
+                        .bearer_auth(&key)
+                        .query(&[("page", page), ("limit", limit)]);
+                    if gzip {
+                        request = request.header("accept-encoding", "gzip");
+                    }
+                    let body = request.send().await?.error_for_status()?.bytes().await?;
+                    bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                }
+            });
+        }
+        while let Some(done) = workers.join_next().await {
+            done??;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok((
+        started.elapsed().as_secs_f64(),
+        bytes.load(Ordering::Relaxed),
+    ))
+}
+
+/// (h) The fast server (no rate limit, no latency): the connector's read
+/// against the limit figure, the bench's raw fetch of the same pages (4 at
+/// once, no processing); and bytes on the wire per record, gzip and plain.
+fn fast_server(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow::Result<()> {
+    let orders = limit_orders();
+    let (sandbox, _) = start_sandbox(&setup.rt, orders_only_sizes(orders), RateLimit::disabled())?;
+    eprintln!("(h) orders on the fast server, against the bench's raw fetch");
+    let pages = orders.div_ceil(setup.knobs.page_size()).max(1);
+    // Warm up the sandbox's caches, then measure.
+    raw_fetch(setup, &sandbox, pages, 4, true)?;
+    let (raw_gzip_s, gzip_bytes) = raw_fetch(setup, &sandbox, pages, 4, true)?;
+    let (raw_plain_s, plain_bytes) = raw_fetch(setup, &sandbox, pages, 4, false)?;
+    let (m, counted) = read_orders(bench, setup, &sandbox, "fast", json!({}))?;
+    let mut notes = Vec::new();
+    let verified = verify(
+        &counted,
+        &BTreeMap::from([("orders", orders as u64)]),
+        &mut notes,
+    );
+    let records = orders as f64;
+    let limit_rps = records / raw_gzip_s;
+    let achieved = records / m.run.wall_s;
+    let (gzip_per_record, plain_per_record) =
+        (gzip_bytes as f64 / records, plain_bytes as f64 / records);
+    notes.push(format!(
+        "raw fetch, 4 at once: {limit_rps:.0} records/s with gzip ({raw_gzip_s:.2} s), {:.0} plain ({raw_plain_s:.2} s); the connector reached {:.0}% of the gzip figure",
+        records / raw_plain_s,
+        achieved / limit_rps * 100.0
+    ));
+    notes.push(format!(
+        "bytes on the wire per record: {gzip_per_record:.0} gzip, {plain_per_record:.0} plain ({:.1}x)",
+        plain_per_record / gzip_per_record
+    ));
+    notes.push(format!("requests: {}", count_by_path(&m.requests)));
+    report.targets.push((
+        "fast server: the connector against the raw fetch of the same pages".into(),
+        verified,
+        format!(
+            "{achieved:.0} of {limit_rps:.0} records/s ({:.0}%)",
+            achieved / limit_rps * 100.0
+        ),
+    ));
+    report.extra.insert(
+        "fast_server".into(),
+        json!({
+            "pages": pages,
+            "raw_fetch_gzip_s": raw_gzip_s,
+            "raw_fetch_plain_s": raw_plain_s,
+            "raw_fetch_records_per_s": limit_rps,
+            "connector_records_per_s": achieved,
+            "wire_bytes_per_record_gzip": gzip_per_record,
+            "wire_bytes_per_record_plain": plain_per_record,
+        }),
+    );
+    report.rows.push(Row {
+        id: "h",
+        label: format!("orders {}, fast server", human(orders as u64)),
+        records: counted.total_records(),
+        bytes: Some(counted.bytes),
+        sandbox_cpu_s: m.sandbox_cpu_s,
+        requests: m.requests.len(),
+        run: m.run,
+        verified: Some(verified),
+        notes,
+    });
+    setup.rt.block_on(sandbox.shutdown());
+    Ok(())
+}
+
+/// (i) No rate limit, 50 and 200 ms per answer: records/s by
+/// `max_concurrency`, against concurrency x page size / latency and the
+/// default bucket's 20 pages/s.
+fn latency_sweep(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow::Result<()> {
+    let orders = limit_orders();
+    let page = setup.knobs.page_size() as f64;
+    let mut points = Vec::new();
+    for latency_ms in [50u64, 200] {
+        let sandbox = setup.rt.block_on(Sandbox::start(SandboxConfig {
+            sizes: orders_only_sizes(orders),
+            rate_limit: RateLimit::disabled(),
+            latency: Duration::from_millis(latency_ms),
+            ..SandboxConfig::default()
+        }))?;
+        for concurrency in [1usize, 2, 4, 8] {
+            eprintln!("(i) {latency_ms} ms, max_concurrency {concurrency}");
+            let (m, _) = read_orders(
+                bench,
+                setup,
+                &sandbox,
+                "latency",
+                json!({"max_concurrency": concurrency}),
+            )?;
+            let achieved = orders as f64 / m.run.wall_s;
+            let ideal = concurrency as f64 * page / (latency_ms as f64 / 1e3);
+            points.push(json!({
+                "latency_ms": latency_ms,
+                "max_concurrency": concurrency,
+                "records_per_s": achieved,
+                "concurrency_x_page_over_latency": ideal,
+                "share_of_bucket_rate": achieved / (BUCKET_RPS * page),
+            }));
+        }
+        setup.rt.block_on(sandbox.shutdown());
+    }
+    let table = points
+        .iter()
+        .map(|p| {
+            format!(
+                "{} ms c={}: {:.0} rec/s (ideal {:.0}, {:.0}% of the bucket's 20 pages/s)",
+                p["latency_ms"],
+                p["max_concurrency"],
+                p["records_per_s"].as_f64().unwrap_or(0.0),
+                p["concurrency_x_page_over_latency"].as_f64().unwrap_or(0.0),
+                p["share_of_bucket_rate"].as_f64().unwrap_or(0.0) * 100.0
+            )
+        })
+        .collect::<Vec<_>>();
+    for line in &table {
+        println!("   latency sweep: {line}");
+    }
+    report.extra.insert("latency_sweep".into(), json!(points));
+    Ok(())
 }

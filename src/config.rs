@@ -113,6 +113,8 @@ pub struct Config {
     pub max_retry_seconds: u64,
     #[serde(default)]
     pub timestamps: TimestampMode,
+    /// The most one response body may take, on the wire and decompressed.
+    pub max_response_mb: u64,
 }
 
 /// How date-time values are written (`timestamps` in the spec).
@@ -196,6 +198,11 @@ impl Config {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_seconds)
+    }
+
+    /// The most bytes one response body may take (`max_response_mb`).
+    pub fn max_response_bytes(&self) -> usize {
+        usize::try_from(self.max_response_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
     }
 
     pub fn connect_timeout(&self) -> Duration {
@@ -402,6 +409,7 @@ mod tests {
                 "connect_timeout_seconds" => json!(config.connect_timeout().as_secs()),
                 "max_retries" => json!(config.max_retries),
                 "max_retry_seconds" => json!(config.max_retry_seconds),
+                "max_response_mb" => json!(config.max_response_mb),
                 "timestamps" => json!(match config.timestamps {
                     TimestampMode::Utc => "utc",
                     TimestampMode::AsSent => "as_sent",

@@ -88,3 +88,67 @@ async fn the_apis_own_limit_is_followed_with_few_429s() {
         &truth(&sandbox.oracle(), "orders", true),
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alone_on_the_credential_the_bucket_is_paced_without_a_429() {
+    let sandbox = sandbox(SandboxConfig {
+        rate_limit: RateLimit {
+            requests_per_second: 20.0,
+            burst: 40,
+        },
+        ..small(62)
+    })
+    .await;
+    let config = with(api_key_config(&sandbox), json!({"page_size": 20}));
+
+    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+
+    output.assert_success();
+    let log = sandbox.request_log();
+    assert!(log.len() > 60, "{} requests", log.len());
+    let throttled = log.iter().filter(|r| r.status == 429).count();
+    assert_eq!(throttled, 0, "of {} requests", log.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_client_on_the_credential_slows_the_read_down_instead_of_provoking_429s() {
+    let sandbox = sandbox(SandboxConfig {
+        rate_limit: RateLimit {
+            requests_per_second: 20.0,
+            burst: 40,
+        },
+        ..small(63)
+    })
+    .await;
+    // Another client spends 8 of the 20 tokens a second on the same key.
+    let (url, key) = (sandbox.url(), sandbox.credentials().api_key.clone());
+    let other = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(125));
+        loop {
+            tick.tick().await;
+            let _ = http
+                .get(format!("{url}/v1/account"))
+                .bearer_auth(&key)
+                .send()
+                .await;
+        }
+    });
+    let config = with(api_key_config(&sandbox), json!({"page_size": 20}));
+
+    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+    other.abort();
+
+    output.assert_success();
+    let ours: Vec<_> = sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path == "/v1/orders")
+        .collect();
+    let throttled = ours.iter().filter(|r| r.status == 429).count();
+    assert!(
+        throttled <= 2,
+        "{throttled} of our {} requests were 429",
+        ours.len()
+    );
+}

@@ -27,6 +27,8 @@ pub(crate) struct App {
     /// Canonical JSON of `GET /v1/account`.
     pub account: String,
     pub log: RequestLog,
+    /// Added to every answer (see `SandboxConfig::latency`).
+    pub latency: Duration,
 }
 
 impl App {
@@ -50,6 +52,7 @@ impl App {
             seed: config.seed,
             account,
             log: RequestLog::new(config.log_requests, config.trace_requests),
+            latency: config.latency,
         }
     }
 

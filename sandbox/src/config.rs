@@ -37,6 +37,9 @@ pub struct SandboxConfig {
     pub log_requests: bool,
     /// Print one line per served request on stderr; default false.
     pub trace_requests: bool,
+    /// Added to every answer before it is sent, as a network and server
+    /// round trip would; default zero.
+    pub latency: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -55,6 +58,7 @@ impl Default for SandboxConfig {
             writes: None,
             log_requests: true,
             trace_requests: false,
+            latency: Duration::ZERO,
         }
     }
 }

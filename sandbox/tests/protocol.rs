@@ -174,3 +174,70 @@ async fn a_busy_port_is_an_error_not_a_panic() {
     let error = result.expect_err("the port is taken");
     assert!(format!("{error:#}").contains("cannot listen"), "{error:#}");
 }
+
+#[tokio::test]
+async fn a_list_asked_for_gzip_comes_compressed_and_inflates_to_the_same_page() {
+    use std::io::Read as _;
+    let (sandbox, client) = start(config()).await;
+    let url = format!("{}/v1/orders?limit=200", sandbox.url());
+    let plain = client.ok("/v1/orders?limit=200").await.body;
+    let response = client
+        .http
+        .get(&url)
+        .bearer_auth(&client.bearer)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let length: usize = response.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let wire = response.bytes().await.unwrap();
+    assert_eq!(wire.len(), length, "Content-Length is the compressed size");
+    let mut inflated = String::new();
+    flate2::read::GzDecoder::new(&wire[..])
+        .read_to_string(&mut inflated)
+        .unwrap();
+    assert!(
+        wire.len() * 4 < inflated.len(),
+        "{} of {}",
+        wire.len(),
+        inflated.len()
+    );
+    assert_eq!(serde_json::from_str::<Value>(&inflated).unwrap(), plain);
+}
+
+#[tokio::test]
+async fn other_encodings_are_ignored_and_the_body_is_sent_as_is() {
+    let (sandbox, client) = start(config()).await;
+    let response = client
+        .http
+        .get(format!("{}/v1/orders?limit=5", sandbox.url()))
+        .bearer_auth(&client.bearer)
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("content-encoding").is_none());
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["data"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn the_latency_knob_delays_every_answer() {
+    let (sandbox, _) = start(SandboxConfig {
+        latency: std::time::Duration::from_millis(120),
+        ..config()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let health = reqwest::get(format!("{}/v1/health", sandbox.url()))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(120));
+}

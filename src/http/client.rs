@@ -8,12 +8,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION};
+use reqwest::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, HeaderMap, HeaderValue};
 use url::Url;
 
 use super::auth::{Authenticator, TokenAnswer, TokenRequest};
 use super::breaker::CircuitBreaker;
-use super::decision::{self, Admitted, Context, Next, Outcome, Progress};
+use super::decision::{self, Admitted, Context, Next, Outcome, Paced, Progress};
 use super::error::BodyError;
 use super::events::{Answer, ClientEvent, ClientEvents};
 use super::limiter::RateLimiter;
@@ -38,6 +38,8 @@ struct Inner {
     policy: RetryPolicy,
     breaker: CircuitBreaker,
     events: Box<dyn ClientEvents>,
+    /// `max_response_mb` in bytes.
+    max_body: usize,
 }
 
 /// One attempt's exchange, and the generation of the token it carried.
@@ -68,6 +70,12 @@ impl ApiClient {
             .timeout(config.request_timeout())
             .pool_max_idle_per_host(config.max_concurrency.get() * 2)
             .tcp_nodelay(true)
+            // List pages compress about 5x; `transport` inflates them as
+            // they stream, within max_response_mb.
+            .default_headers(HeaderMap::from_iter([(
+                ACCEPT_ENCODING,
+                HeaderValue::from_static("gzip"),
+            )]))
             // A redirect would carry the API key header or the token
             // request's form to wherever it points; the API never redirects.
             .redirect(reqwest::redirect::Policy::none())
@@ -94,6 +102,7 @@ impl ApiClient {
                 policy,
                 breaker,
                 events: Box::new(events),
+                max_body: config.max_response_bytes(),
             }),
         })
     }
@@ -127,7 +136,13 @@ impl ApiClient {
                 .header(ACCEPT, "application/json")
                 .header(AUTHORIZATION, format!("Bearer {}", bearer.token.expose()));
             Ok(Sent {
-                exchange: transport::exchange(builder, &call.describe, &inner.limiter).await,
+                exchange: transport::exchange(
+                    builder,
+                    &call.describe,
+                    &inner.limiter,
+                    inner.max_body,
+                )
+                .await,
                 token_generation: Some(bearer.generation),
             })
         };
@@ -168,7 +183,13 @@ impl ApiClient {
         let send = move || async move {
             let builder = build(inner.http.post(url.clone()));
             Ok(Sent {
-                exchange: transport::exchange(builder, &call.describe, &inner.limiter).await,
+                exchange: transport::exchange(
+                    builder,
+                    &call.describe,
+                    &inner.limiter,
+                    inner.max_body,
+                )
+                .await,
                 token_generation: None,
             })
         };
@@ -222,7 +243,8 @@ impl ApiClient {
                 Admitted::Fail(error) => return Err(error),
             };
             progress.attempts += 1;
-            inner.limiter.acquire().await;
+            inner.limiter.acquire_cap().await;
+            self.wait_for_bucket(call, &ctx, started).await?;
             let Sent {
                 exchange,
                 token_generation,
@@ -286,6 +308,38 @@ impl ApiClient {
                     self.count_failure(call, probe, internal, error.status())
                         .await;
                     return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Waits for the API's bucket as the limiter paces it, announcing long
+    /// waits and failing one that would outlast the request's time budget.
+    async fn wait_for_bucket(
+        &self,
+        call: &Call<'_>,
+        ctx: &Context<'_>,
+        started: Instant,
+    ) -> Result<()> {
+        let limiter = &self.inner.limiter;
+        loop {
+            let wait = limiter.reserve(Instant::now());
+            match decision::pace(wait, started.elapsed(), limiter.full_at(), ctx) {
+                Paced::Go => return Ok(()),
+                Paced::Fail(error) => return Err(error),
+                Paced::Wait { wait, announce } => {
+                    if announce {
+                        let event = ClientEvent::Paced {
+                            stream: call.stream,
+                            request: &call.describe,
+                            wait,
+                            resets_at: limiter
+                                .full_at()
+                                .unwrap_or_else(|| SystemTime::now() + wait),
+                        };
+                        self.inner.events.report(event).await;
+                    }
+                    tokio::time::sleep(wait).await;
                 }
             }
         }

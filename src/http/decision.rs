@@ -110,6 +110,9 @@ pub fn decide<T>(
         Outcome::Unreachable((TransportKind::Tls, failure)) => {
             return Next::Fail(failures::tls(ctx, failure));
         }
+        Outcome::Unreachable((TransportKind::TooLarge, failure)) => {
+            return Next::Fail(failures::too_large(ctx, failure));
+        }
         Outcome::Unreachable((_, failure)) => failure,
         Outcome::Parsed(_, Ok(value)) => return Next::Return(value),
         Outcome::Parsed(api, Err(body)) if !body.retryable => {
@@ -140,6 +143,44 @@ pub fn decide<T>(
             progress.attempts,
             progress.elapsed.as_secs(),
         )),
+    }
+}
+
+/// A wait for the API's bucket at least this long is announced (as a
+/// rate-limited stream status).
+pub const LONG_PACE: Duration = Duration::from_secs(1);
+
+/// What a wait for the API's bucket means for the request.
+#[derive(Debug)]
+pub enum Paced {
+    Go,
+    /// Wait this long, then ask the limiter again; `announce`: tell the
+    /// platform the stream is rate-limited meanwhile.
+    Wait {
+        wait: Duration,
+        announce: bool,
+    },
+    Fail(Error),
+}
+
+/// Decides on a `wait` the rate limiter asks for, `elapsed` into the
+/// request: a wait past the time budget fails the request and says when the
+/// quota resets (`resets_at`, the API's `X-RateLimit-Reset`).
+pub fn pace(
+    wait: Duration,
+    elapsed: Duration,
+    resets_at: Option<SystemTime>,
+    ctx: &Context<'_>,
+) -> Paced {
+    if wait.is_zero() {
+        Paced::Go
+    } else if elapsed.saturating_add(wait) > ctx.policy.max_total_wait {
+        Paced::Fail(failures::quota_beyond_budget(ctx, wait, resets_at))
+    } else {
+        Paced::Wait {
+            wait,
+            announce: wait >= LONG_PACE,
+        }
     }
 }
 

@@ -102,6 +102,7 @@ fn answer(
     ApiResponse {
         status,
         body: Bytes::from_static(body.as_bytes()),
+        wire_bytes: body.len(),
         total_count: None,
         request_id: Some("req-1".into()),
         headers: map,
@@ -526,4 +527,20 @@ fn a_given_up_endpoint_fails_with_the_last_failures_details() {
     );
     assert_eq!(error.internal(), Some("GET /v1/orders: 503 unavailable"));
     assert_eq!(error.status(), Some(503));
+}
+
+#[test]
+fn a_body_past_the_size_bound_is_a_system_error_naming_the_request() {
+    let error = failed(decide_first(unreachable(TransportKind::TooLarge)));
+    assert_eq!(error.failure_type(), FailureType::System);
+    assert!(
+        error.message().starts_with("GET /v1/orders answered with"),
+        "{}",
+        error.message()
+    );
+    assert!(
+        error.message().contains("max_response_mb"),
+        "{}",
+        error.message()
+    );
 }

@@ -39,6 +39,14 @@ pub enum ClientEvent<'a> {
         wait: Duration,
         resets_at: SystemTime,
     },
+    /// The API's bucket is low: the request waits `wait` for its turn; the
+    /// bucket is full again at `resets_at`.
+    Paced {
+        stream: Option<&'a str>,
+        request: &'a str,
+        wait: Duration,
+        resets_at: SystemTime,
+    },
     /// The circuit breaker opened after `failures` failures in a row: it
     /// holds the endpoint's requests and probes it one at a time.
     BreakerOpened { request: &'a str, failures: u32 },

@@ -1,6 +1,8 @@
 //! The errors a request ends with: the failure class and a message a person
 //! can act on, with the API's details in `internal_message`.
 
+use std::time::{Duration, SystemTime};
+
 use super::decision::{Context, MAX_TOKEN_RENEWALS};
 use super::error::{ApiError, BodyError};
 use super::retry::Verdict;
@@ -15,6 +17,18 @@ pub fn tls(ctx: &Context<'_>, failure: ApiError) -> Error {
             ctx.base
         ),
     )
+}
+
+/// A body past `max_response_mb`: the same request would bring the same.
+pub fn too_large(ctx: &Context<'_>, failure: ApiError) -> Error {
+    let status = failure.status;
+    let message = format!(
+        "{} answered with {}; raise max_response_mb or lower page_size.",
+        ctx.call.describe, failure.detail
+    );
+    failure
+        .into_error(FailureType::System, message)
+        .with_status(status)
 }
 
 /// A 2xx whose body is valid JSON of another shape than documented.
@@ -43,6 +57,30 @@ pub fn rate_limited_too_long(ctx: &Context<'_>, api: ApiError) -> Error {
         ),
     )
     .with_status(Some(429))
+}
+
+/// The API's bucket would hold the request beyond its time budget.
+pub fn quota_beyond_budget(
+    ctx: &Context<'_>,
+    wait: Duration,
+    resets_at: Option<SystemTime>,
+) -> Error {
+    let resets = resets_at.map_or_else(
+        || format!("in {} s", wait.as_secs()),
+        |at| {
+            format!(
+                "at {}",
+                chrono::DateTime::<chrono::Utc>::from(at)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        },
+    );
+    Error::transient(format!(
+        "The API's rate limit would hold {} for {} s, longer than max_retry_seconds ({} s) allows; the quota resets {resets}. Retry the sync then.",
+        ctx.call.describe,
+        wait.as_secs(),
+        ctx.policy.max_total_wait.as_secs()
+    ))
 }
 
 /// Retryable failures until the retries or the time budget ran out.

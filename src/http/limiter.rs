@@ -4,26 +4,41 @@
 //! - the optional `requests_per_second` cap from the config, a strict GCRA
 //!   limiter (`governor`) with a burst of one, so the cap holds over any
 //!   window;
-//! - what the API says about its own bucket. When `X-RateLimit-Remaining`
-//!   runs low, requests are spaced at the rate the bucket refills
-//!   (derived from `X-RateLimit-Limit`, `-Remaining` and `-Reset`), and after
-//!   a 429 every request waits until the `Retry-After` instant.
+//! - what the API says about its own bucket in `X-RateLimit-Limit`,
+//!   `-Remaining` and `-Reset`. Requests go out freely while the bucket holds
+//!   more tokens than requests may be in flight (the burst is used); below
+//!   that they are paced at the bucket's refill rate, learned from the
+//!   headers, and slower still the emptier the bucket gets, so that others
+//!   spending on the same credential slow us down smoothly instead of
+//!   provoking 429s ([`pace`], a pure function). After a 429 every request
+//!   waits until the `Retry-After` instant.
+//!
+//! The limiter only says how long a request would wait ([`RateLimiter::reserve`]);
+//! the client decides whether that fits the request's time budget.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter as Gcra};
 
 /// The share of `requests_per_second` the limiter aims at.
 const CAP_MARGIN: f64 = 0.97;
 
+/// No wait the API's numbers imply is taken as longer than this (a year);
+/// it keeps every instant and duration representable.
+const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Keeps the pace of an empty bucket finite: with a reserve of `r` tokens it
+/// is `EMPTY_SHARE / (r + EMPTY_SHARE)` of the refill rate.
+const EMPTY_SHARE: f64 = 0.05;
+
 /// See the module documentation.
 pub struct RateLimiter {
     cap: Option<DefaultDirectRateLimiter>,
     server: Mutex<ServerBucket>,
-    /// Requests that may be in flight at once; the low-water mark must leave
-    /// room for all of them.
+    /// Requests that may be in flight at once: the reserve of tokens kept
+    /// for them before pacing starts.
     concurrency: u32,
 }
 
@@ -31,10 +46,16 @@ pub struct RateLimiter {
 struct ServerBucket {
     /// No request starts before this instant (after a 429).
     paused_until: Option<Instant>,
-    /// When the API's bucket runs low: the time one token takes to refill.
+    /// The time between requests while the bucket is low.
     spacing: Option<Duration>,
     /// The earliest start of the next request while spacing applies.
     next_slot: Option<Instant>,
+    /// The bucket size the refill estimate belongs to.
+    limit: u64,
+    /// The highest refill rate (tokens/s) the headers proved so far.
+    refill: Option<f64>,
+    /// When the API says its bucket is full again.
+    full_at: Option<SystemTime>,
 }
 
 /// The API's rate-limit headers of one response.
@@ -42,8 +63,55 @@ struct ServerBucket {
 pub struct RateLimitHeaders {
     pub limit: u64,
     pub remaining: u64,
-    /// Seconds from now until the bucket is full again.
+    /// Seconds from now until the bucket is full again (`Reset` minus now).
     pub seconds_to_full: f64,
+}
+
+/// How requests may go out, from what the bucket holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// As fast as they come: the bucket holds more than may be in flight.
+    Free,
+    /// One request per this long.
+    Every(Duration),
+}
+
+/// A lower bound of the bucket's refill rate (tokens/s) from one answer,
+/// when it tells one. `Remaining` is rounded down and `Reset` up to whole
+/// seconds, so the bucket misses more than `limit - remaining - 1` tokens
+/// and refills them in at most `seconds_to_full`.
+pub fn refill_floor(headers: RateLimitHeaders) -> Option<f64> {
+    let missing = headers.limit.saturating_sub(headers.remaining);
+    let seconds = headers.seconds_to_full;
+    (missing >= 2 && seconds.is_finite() && seconds > 0.0)
+        .then(|| (missing - 1) as f64 / seconds)
+        .filter(|rate| rate.is_finite() && *rate > 0.0)
+}
+
+/// The pace for a bucket with `remaining` tokens that refills at `refill`
+/// tokens/s, with up to `in_flight` requests under way. Above the reserve
+/// (`in_flight` tokens) the burst is spent freely; at or below it requests
+/// go at the refill rate scaled down by how empty the bucket is, to a
+/// twentieth when it is empty, so that the rate we take shrinks smoothly
+/// when others spend on the same credential.
+pub fn pace(remaining: u64, refill: f64, in_flight: u32) -> Pace {
+    // The other requests in flight may each take a token before ours
+    // arrives (`in_flight - 1` of them), and `remaining` is already stale
+    // by the time its answer is read: one more token is kept spare.
+    let reserve = u64::from(in_flight.max(1));
+    if remaining > reserve {
+        return Pace::Free;
+    }
+    let share = ((remaining as f64 + EMPTY_SHARE) / (reserve as f64 + EMPTY_SHARE)).min(1.0);
+    Pace::Every(seconds(1.0 / (refill * share)))
+}
+
+/// `secs` as a duration, NaN and negatives as zero, at most [`LONGEST_WAIT`].
+fn seconds(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(secs.min(LONGEST_WAIT.as_secs_f64()))
 }
 
 impl RateLimiter {
@@ -71,24 +139,17 @@ impl RateLimiter {
         }
     }
 
-    /// Waits until a request may start.
-    pub async fn acquire(&self) {
+    /// Waits for the configured cap (which the config bounds to short waits).
+    pub async fn acquire_cap(&self) {
         if let Some(cap) = &self.cap {
             cap.until_ready().await;
         }
-        loop {
-            let wait = self.reserve(Instant::now());
-            if wait.is_zero() {
-                return;
-            }
-            tokio::time::sleep(wait).await;
-        }
     }
 
-    /// How long to wait before starting a request at `now`; reserves the slot
-    /// when spacing applies and the answer is zero.
-    fn reserve(&self, now: Instant) -> Duration {
-        let mut bucket = self.server.lock().expect("limiter lock");
+    /// How long a request starting at `now` must wait for the API's bucket;
+    /// reserves its slot when the answer is zero.
+    pub fn reserve(&self, now: Instant) -> Duration {
+        let mut bucket = self.server.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(until) = bucket.paused_until {
             if until > now {
                 return until - now;
@@ -102,31 +163,47 @@ impl RateLimiter {
         if slot > now {
             return slot - now;
         }
-        bucket.next_slot = Some(slot + spacing);
+        bucket.next_slot = slot.checked_add(spacing);
         Duration::ZERO
+    }
+
+    /// When the API last said its bucket would be full again.
+    pub fn full_at(&self) -> Option<SystemTime> {
+        self.server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .full_at
     }
 
     /// Learns from a response's rate-limit headers.
     pub fn observe(&self, headers: RateLimitHeaders) {
-        let low_water = (headers.limit / 10).max(u64::from(self.concurrency) + 1);
-        let mut bucket = self.server.lock().expect("limiter lock");
-        if headers.remaining > low_water {
-            bucket.spacing = None;
-            bucket.next_slot = None;
-            return;
+        let mut bucket = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        if bucket.limit != headers.limit {
+            // Another bucket (the account changed plan): learn it anew.
+            bucket.limit = headers.limit;
+            bucket.refill = None;
         }
-        let missing = headers.limit.saturating_sub(headers.remaining).max(1);
-        // The bucket refills `missing` tokens in `seconds_to_full`; Reset has
-        // whole-second precision, so never assume it refills faster than
-        // one token per 1/limit seconds.
-        let per_token = (headers.seconds_to_full.max(1.0) / missing as f64)
-            .max(1.0 / headers.limit.max(1) as f64);
-        bucket.spacing = Some(Duration::from_secs_f64(per_token));
+        if let Some(floor) = refill_floor(headers) {
+            bucket.refill = Some(bucket.refill.map_or(floor, |r| r.max(floor)));
+        }
+        bucket.full_at = SystemTime::now().checked_add(seconds(headers.seconds_to_full));
+        // Without a proven rate: the whole bucket over the time to full,
+        // and never faster than the bucket size per second.
+        let refill = bucket
+            .refill
+            .unwrap_or_else(|| headers.limit.max(1) as f64 / headers.seconds_to_full.max(1.0));
+        match pace(headers.remaining, refill, self.concurrency) {
+            Pace::Free => {
+                bucket.spacing = None;
+                bucket.next_slot = None;
+            }
+            Pace::Every(spacing) => bucket.spacing = Some(spacing),
+        }
     }
 
     /// Makes every request wait until `until` (a 429's `Retry-After`).
     pub fn pause_until(&self, until: Instant) {
-        let mut bucket = self.server.lock().expect("limiter lock");
+        let mut bucket = self.server.lock().unwrap_or_else(|e| e.into_inner());
         if bucket.paused_until.is_none_or(|p| p < until) {
             bucket.paused_until = Some(until);
         }
@@ -145,26 +222,63 @@ mod tests {
         }
     }
 
+    fn every(pace: Pace) -> f64 {
+        match pace {
+            Pace::Every(d) => d.as_secs_f64(),
+            Pace::Free => panic!("expected pacing"),
+        }
+    }
+
     #[test]
-    fn a_full_bucket_lets_requests_through_at_once() {
-        let limiter = RateLimiter::new(None, 4);
-        limiter.observe(headers(40, 39, 1.0));
-        let now = Instant::now();
-        assert_eq!(limiter.reserve(now), Duration::ZERO);
-        assert_eq!(limiter.reserve(now), Duration::ZERO);
+    fn the_burst_is_spent_freely_while_the_bucket_holds_more_than_may_be_in_flight() {
+        assert_eq!(pace(40, 20.0, 4), Pace::Free);
+        assert_eq!(pace(5, 20.0, 4), Pace::Free);
+    }
+
+    #[test]
+    fn at_the_reserve_requests_go_at_the_refill_rate() {
+        assert!((every(pace(4, 20.0, 4)) - 0.05).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_emptier_the_bucket_the_slower_the_pace() {
+        let paces: Vec<f64> = (0..=4).map(|left| every(pace(left, 20.0, 4))).collect();
+        assert!(paces.windows(2).all(|w| w[0] > w[1]), "{paces:?}");
+        // Empty: about an eightieth of the refill rate, some four seconds.
+        assert!(paces[0] > 3.5 && paces[0] < 4.5, "{paces:?}");
+    }
+
+    #[test]
+    fn a_pace_from_absurd_numbers_is_a_bounded_wait() {
+        assert_eq!(pace(0, 0.0, 4), Pace::Every(LONGEST_WAIT));
+        assert_eq!(pace(0, f64::NAN, 4), Pace::Every(Duration::ZERO));
+        assert_eq!(pace(0, f64::INFINITY, 4), Pace::Every(Duration::ZERO));
+        assert_eq!(pace(u64::MAX, 1.0, u32::MAX), Pace::Free);
+    }
+
+    #[test]
+    fn the_refill_floor_allows_for_rounded_headers() {
+        // 36 missing, full within 2 s: more than 35 tokens in 2 s.
+        assert_eq!(refill_floor(headers(40, 4, 2.0)), Some(17.5));
+        assert_eq!(refill_floor(headers(40, 39, 1.0)), None);
+        assert_eq!(refill_floor(headers(40, 0, 0.0)), None);
+        assert_eq!(refill_floor(headers(40, 80, 1.0)), None);
+        assert!(refill_floor(headers(u64::MAX, 0, f64::MAX)).is_some_and(f64::is_finite));
     }
 
     #[test]
     fn a_low_bucket_spaces_requests_at_its_refill_rate() {
         let limiter = RateLimiter::new(None, 1);
-        // 36 tokens missing, full in 2 s: one token every 1/18 s.
-        limiter.observe(headers(40, 4, 2.0));
+        // 40 missing, full in 2 s: a floor of 19.5 tokens/s, the highest seen.
+        limiter.observe(headers(40, 3, 2.0));
+        limiter.observe(headers(40, 0, 2.0));
         let now = Instant::now();
         assert_eq!(limiter.reserve(now), Duration::ZERO);
-        let wait = limiter.reserve(now);
+        let wait = limiter.reserve(now).as_secs_f64();
+        let expected = every(pace(0, 19.5, 1));
         assert!(
-            (wait.as_secs_f64() - 2.0 / 36.0).abs() < 1e-3,
-            "waited {wait:?}"
+            (wait - expected).abs() < 1e-3,
+            "waited {wait}, not {expected}"
         );
     }
 
@@ -181,13 +295,21 @@ mod tests {
     }
 
     #[test]
-    fn the_low_water_mark_leaves_room_for_requests_in_flight() {
-        let limiter = RateLimiter::new(None, 8);
-        // 9 remaining with 8 in flight is already low.
-        limiter.observe(headers(40, 9, 2.0));
-        let now = Instant::now();
-        limiter.reserve(now);
-        assert!(limiter.reserve(now) > Duration::ZERO);
+    fn extreme_headers_neither_panic_nor_overflow_a_wait() {
+        let limiter = RateLimiter::new(None, 4);
+        for h in [
+            headers(0, 0, 0.0),
+            headers(u64::MAX, 0, f64::MAX),
+            headers(40, 0, 1e300),
+            headers(40, 0, -5.0),
+            headers(1, 0, f64::INFINITY),
+            headers(40, 0, f64::NAN),
+        ] {
+            limiter.observe(h);
+            let now = Instant::now();
+            limiter.reserve(now);
+            assert!(limiter.reserve(now) <= LONGEST_WAIT, "{h:?}");
+        }
     }
 
     #[tokio::test]
@@ -195,7 +317,7 @@ mod tests {
         let limiter = RateLimiter::new(Some(50.0), 4);
         let start = Instant::now();
         for _ in 0..11 {
-            limiter.acquire().await;
+            limiter.acquire_cap().await;
         }
         // 11 requests at 50/s: the 11th may start 200 ms after the first.
         assert!(

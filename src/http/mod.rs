@@ -11,6 +11,7 @@
 //! [`ClientEvents`], so this layer writes no output of its own.
 
 mod auth;
+mod body;
 mod breaker;
 mod client;
 mod decision;

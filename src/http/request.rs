@@ -32,7 +32,10 @@ impl<'a> ApiRequest<'a> {
 #[derive(Debug)]
 pub struct ApiResponse {
     pub status: u16,
+    /// The body, decompressed.
     pub body: Bytes,
+    /// What the body took on the wire (compressed, if it was).
+    pub wire_bytes: usize,
     /// `X-Total-Count`: records matching the filters when the request was served.
     pub total_count: Option<u64>,
     pub request_id: Option<String>,

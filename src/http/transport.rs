@@ -2,6 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::header::{CONTENT_ENCODING, CONTENT_LENGTH};
+
+use super::body::{BodyFault, BodyReader};
 use super::error::ApiError;
 use super::limiter::{RateLimitHeaders, RateLimiter};
 use super::request::{ApiResponse, header};
@@ -16,6 +19,9 @@ pub enum TransportKind {
     Connect,
     /// The connection broke while the body was read.
     Body,
+    /// The body grew past `max_response_mb`; repeating the request would
+    /// fetch the same.
+    TooLarge,
     Other,
 }
 
@@ -28,15 +34,17 @@ pub struct Exchange {
     pub took: Duration,
 }
 
-/// Sends `builder` and reads the body in full; `request` names it in
-/// errors. The rate-limit headers of any answer go to `limiter`.
+/// Sends `builder` and reads the body in full, inflating gzip and refusing
+/// more than `max_body` bytes (on the wire or inflated); `request` names it
+/// in errors. The rate-limit headers of any answer go to `limiter`.
 pub async fn exchange(
     builder: reqwest::RequestBuilder,
     request: &str,
     limiter: &RateLimiter,
+    max_body: usize,
 ) -> Exchange {
     let sent = Instant::now();
-    let outcome = send(builder, request, limiter).await;
+    let outcome = send(builder, request, limiter, max_body).await;
     Exchange {
         outcome,
         took: sent.elapsed(),
@@ -47,6 +55,7 @@ async fn send(
     builder: reqwest::RequestBuilder,
     request: &str,
     limiter: &RateLimiter,
+    max_body: usize,
 ) -> Result<ApiResponse, TransportFailure> {
     let transport = |detail: String, request_id: Option<String>, status: Option<u16>| ApiError {
         request: request.to_owned(),
@@ -66,30 +75,63 @@ async fn send(
     if let Some(limits) = rate_limit_headers(&headers) {
         limiter.observe(limits);
     }
-    let body = response.bytes().await.map_err(|e| {
-        let (_, detail) = describe_transport(&e);
-        (
-            TransportKind::Body,
-            transport(
-                format!("the answer was cut off: {detail}"),
-                request_id.clone(),
-                Some(status),
+    let gzip =
+        header(&headers, CONTENT_ENCODING.as_str()).is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+    let mut reader = BodyReader::new(gzip, max_body);
+    let content_length = header(&headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok());
+    let body_failure = |fault: BodyFault| {
+        let (kind, detail) = match fault {
+            BodyFault::TooLarge { inflated, limit } => (
+                TransportKind::TooLarge,
+                format!(
+                    "a body larger than max_response_mb ({} MB){}",
+                    limit >> 20,
+                    if inflated { " once decompressed" } else { "" }
+                ),
             ),
-        )
-    })?;
+            BodyFault::Corrupt(detail) => (TransportKind::Body, detail),
+        };
+        (kind, transport(detail, request_id.clone(), Some(status)))
+    };
+    reader.expect(content_length).map_err(body_failure)?;
+    let mut response = response;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => reader.push(&chunk).map_err(body_failure)?,
+            Ok(None) => break,
+            Err(e) => {
+                let (_, detail) = describe_transport(&e);
+                return Err((
+                    TransportKind::Body,
+                    transport(
+                        format!("the answer was cut off: {detail}"),
+                        request_id.clone(),
+                        Some(status),
+                    ),
+                ));
+            }
+        }
+    }
+    let (body, wire_bytes) = reader.finish().map_err(body_failure)?;
     Ok(ApiResponse {
         status,
         total_count: header(&headers, "x-total-count").and_then(|v| v.parse().ok()),
         request_id,
         body,
+        wire_bytes,
         headers,
     })
 }
 
 fn rate_limit_headers(headers: &reqwest::header::HeaderMap) -> Option<RateLimitHeaders> {
-    let limit = header(headers, "x-ratelimit-limit")?.parse().ok()?;
-    let remaining = header(headers, "x-ratelimit-remaining")?.parse().ok()?;
-    let reset: i64 = header(headers, "x-ratelimit-reset")?.parse().ok()?;
+    // Any integer is taken, clamped: a negative count is an empty bucket.
+    let count = |name: &str| -> Option<u64> {
+        let value: i128 = header(headers, name)?.parse().ok()?;
+        Some(u64::try_from(value.max(0)).unwrap_or(u64::MAX))
+    };
+    let limit = count("x-ratelimit-limit")?;
+    let remaining = count("x-ratelimit-remaining")?;
+    let reset: i128 = header(headers, "x-ratelimit-reset")?.parse().ok()?;
     let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
     Some(RateLimitHeaders {
         limit,

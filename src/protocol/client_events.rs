@@ -1,8 +1,8 @@
 //! The API client's events as Airbyte messages: LOG lines, and a
 //! `STREAM_STATUS RUNNING` with reason `RATE_LIMITED` while a stream waits
-//! out a 429.
+//! out a 429 or a long pace for the API's bucket.
 
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::emitter::Emitter;
 use super::messages::{
@@ -72,23 +72,23 @@ impl AirbyteClientEvents {
                 wait,
                 resets_at,
             } => {
-                if let Some(name) = stream {
-                    let reset_ms = resets_at
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |since| since.as_millis() as i64);
-                    let status = Message::Trace {
-                        trace: TraceMessage::new(TraceBody::StreamStatus {
-                            stream_status: StreamStatusTrace {
-                                stream_descriptor: StreamDescriptor { name },
-                                status: StreamStatus::Running,
-                                reasons: vec![StatusReason::rate_limited(Some(reset_ms))],
-                            },
-                        }),
-                    };
-                    emitter.message(&status).await;
-                }
+                self.rate_limited(stream, resets_at).await;
                 let message = format!(
                     "{}{request} was rate-limited (429); waiting {:.1} s as Retry-After asks",
+                    prefix(stream),
+                    wait.as_secs_f64()
+                );
+                emitter.log(LogLevel::Info, message).await;
+            }
+            ClientEvent::Paced {
+                stream,
+                request,
+                wait,
+                resets_at,
+            } => {
+                self.rate_limited(stream, resets_at).await;
+                let message = format!(
+                    "{}{request} waits {:.1} s for the API's rate limit (its bucket is low)",
                     prefix(stream),
                     wait.as_secs_f64()
                 );
@@ -111,6 +111,27 @@ impl AirbyteClientEvents {
                     .await;
             }
         }
+    }
+}
+
+impl AirbyteClientEvents {
+    /// `STREAM_STATUS RUNNING` with `RATE_LIMITED` until `resets_at`, for a
+    /// stream's request.
+    async fn rate_limited(&self, stream: Option<&str>, resets_at: SystemTime) {
+        let Some(name) = stream else { return };
+        let reset_ms = resets_at.duration_since(UNIX_EPOCH).map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        });
+        let status = Message::Trace {
+            trace: TraceMessage::new(TraceBody::StreamStatus {
+                stream_status: StreamStatusTrace {
+                    stream_descriptor: StreamDescriptor { name },
+                    status: StreamStatus::Running,
+                    reasons: vec![StatusReason::rate_limited(Some(reset_ms))],
+                },
+            }),
+        };
+        self.emitter.message(&status).await;
     }
 }
 
@@ -195,6 +216,33 @@ mod tests {
             log(
                 "INFO",
                 "orders: GET /v1/orders was rate-limited (429); waiting 2.5 s as Retry-After asks"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_long_pace_on_a_stream_reports_it_rate_limited_until_the_quota_resets() {
+        let resets_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_004);
+        let lines = written(
+            LogLevel::Info,
+            vec![ClientEvent::Paced {
+                stream: Some("orders"),
+                request: "GET /v1/orders",
+                wait: Duration::from_millis(1500),
+                resets_at,
+            }],
+        )
+        .await;
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(
+            lines[0]["trace"]["stream_status"]["reasons"],
+            serde_json::json!([{"type": "RATE_LIMITED", "rate_limited": {"quota_reset": 1_700_000_004_000_i64}}])
+        );
+        assert_eq!(
+            lines[1],
+            log(
+                "INFO",
+                "orders: GET /v1/orders waits 1.5 s for the API's rate limit (its bucket is low)"
             )
         );
     }

@@ -8,6 +8,7 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use super::compress;
 use crate::app::App;
 use crate::requestlog::LoggedRequest;
 
@@ -16,7 +17,8 @@ use crate::requestlog::LoggedRequest;
 pub(crate) struct RequestSeq(pub u64);
 
 /// Middleware: gives every response (errors and health too) a unique
-/// `X-Request-Id` and records the request in the log.
+/// `X-Request-Id`, records the request in the log, delays the answer by the
+/// configured latency and gzip-compresses it when the request accepts gzip.
 pub(crate) async fn request_context(
     State(app): State<Arc<App>>,
     mut request: Request,
@@ -28,7 +30,14 @@ pub(crate) async fn request_context(
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     request.extensions_mut().insert(RequestSeq(seq));
+    let gzip = compress::accepts_gzip(request.headers());
     let mut response = next.run(request).await;
+    if gzip {
+        response = compress::gzip(response).await;
+    }
+    if !app.latency.is_zero() {
+        tokio::time::sleep(app.latency).await;
+    }
     response.headers_mut().insert(
         "x-request-id",
         HeaderValue::from_str(&request_id).expect("request ids are ASCII"),

@@ -1,5 +1,6 @@
 //! The HTTP API: routes, shared response helpers.
 
+mod compress;
 mod context;
 mod error;
 mod guard;

@@ -162,6 +162,10 @@ struct Args {
     #[arg(long)]
     verbose: bool,
 
+    /// Delay every answer by this many milliseconds (a round trip).
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+
     /// Also serve the test control API on this address (loopback only):
     /// `POST /writes/stop`, `POST /writes/start`, `GET /truth`.
     #[arg(long, value_name = "ADDR")]
@@ -198,6 +202,7 @@ impl Args {
             oauth_token_ttl: Duration::from_secs(self.oauth_token_ttl_secs),
             signed_token_ttl: Duration::from_secs(self.signed_token_ttl_secs),
             mixed_offsets: self.mixed_offsets,
+            latency: Duration::from_millis(self.latency_ms),
             custom_fields: !self.no_custom_fields,
             faults: Faults {
                 status_429_every: self.fault_429_every,
