@@ -13,6 +13,7 @@ mod keys;
 mod keyset;
 mod page_body;
 mod page_numbers;
+mod progress;
 mod slice_checkpoints;
 mod stream;
 #[cfg(test)]
