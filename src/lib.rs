@@ -23,5 +23,6 @@ pub mod error;
 pub mod http;
 pub mod protocol;
 pub mod read;
+pub mod secrets;
 pub mod state;
 pub mod streams;

@@ -179,6 +179,14 @@ fn write_all<W: Write>(
                 since_state[stream] = 0;
             }
             Output::Line(line) => {
+                // Logs, traces and errors are where a secret could slip out
+                // (an API error echoing a token, a detail formatted by
+                // mistake): they are scrubbed here, whatever produced them.
+                // RECORD batches are not: they are the API's data, most of
+                // the output, written on the fast path, and the API does not
+                // hand out our secrets in records; scanning every byte of
+                // every page would cost throughput for no protection.
+                let line = crate::secrets::scrub_json_line(line);
                 out.write_all(&line)?;
                 out.write_all(b"\n")?;
             }
