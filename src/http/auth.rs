@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use crate::config::{Credentials, Secret};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Credentials plus the cached access token of the token flows.
 pub struct Authenticator {
@@ -78,6 +78,12 @@ pub struct TokenAnswer {
     /// lifetime, which [`token_lifetime`] clamps instead of refusing.
     #[serde(default)]
     pub expires_in: Option<serde_json::Number>,
+}
+
+/// Whether `token` can travel in an `Authorization: Bearer` header: an
+/// unusable value is a broken credential, not a network failure.
+pub fn sendable_as_bearer(token: &Secret) -> bool {
+    reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose())).is_ok()
 }
 
 /// The lifetime assumed when the token answer gives none.
@@ -163,6 +169,11 @@ impl Authenticator {
     {
         let flow = match &self.method {
             Method::ApiKey(key) => {
+                if !sendable_as_bearer(key) {
+                    return Err(Error::config(
+                        "credentials.api_key holds a character that cannot be sent in an HTTP header (a newline or another control character); copy the key again without it.",
+                    ));
+                }
                 return Ok(Bearer {
                     token: key.clone(),
                     generation: 0,
@@ -176,6 +187,11 @@ impl Authenticator {
             return Ok(bearer);
         }
         let answer = fetch(flow.token_request()).await?;
+        if !sendable_as_bearer(&answer.access_token) {
+            return Err(Error::system(
+                "The API issued an access token that cannot be sent in an HTTP header (it holds a newline or another control character). The token endpoint broke its contract; report this to the API's maintainers.",
+            ));
+        }
         Ok(self.store(&mut token, answer))
     }
 

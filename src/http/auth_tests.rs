@@ -147,3 +147,23 @@ fn a_token_is_known_to_the_scrubber_once_issued() {
         "Bearer ****"
     );
 }
+
+#[test]
+fn a_token_with_a_newline_cannot_be_a_bearer() {
+    assert!(sendable_as_bearer(&Secret::new("abc.def")));
+    assert!(!sendable_as_bearer(&Secret::new("abc\ndef")));
+    assert!(!sendable_as_bearer(&Secret::new("abc\r\nX-Injected: 1")));
+}
+
+#[tokio::test]
+async fn an_api_key_with_a_newline_is_a_config_error() {
+    let auth = Authenticator::new(&Credentials::ApiKey {
+        api_key: Secret::new("key\n"),
+    });
+    let error = auth
+        .bearer(|_| async { unreachable!("an API key needs no token request") })
+        .await
+        .err()
+        .expect("the key is refused");
+    assert_eq!(error.failure_type(), crate::error::FailureType::Config);
+}

@@ -158,6 +158,7 @@ fn parse<P: Pages, K: Sink>(
     body: &[u8],
 ) -> Result<KeysetPage, BodyError> {
     let page = PageBody::parse(body)?;
+    let body_digest = digest(&page.data);
     let mut batch = run.batch(body.len());
     let (mut last, mut newest, mut passed_end) = (None, None, false);
     let read = page.data.len();
@@ -182,7 +183,7 @@ fn parse<P: Pages, K: Sink>(
         passed_end,
         next_page_token: page.next_page_token,
         read,
-        digest: digest(body),
+        digest: body_digest,
     })
 }
 

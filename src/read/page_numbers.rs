@@ -158,6 +158,7 @@ fn parse<P: Pages, K: Sink>(
     keep: &(impl Fn(&RecordKeys<'_>) -> bool + Sync),
 ) -> Result<(NumberedPage, Option<String>, bool, u64), BodyError> {
     let page = PageBody::parse(body)?;
+    let body_digest = digest(&page.data);
     let mut batch = run.batch(body.len());
     let mut newest = None;
     let mut max_id: Option<String> = None;
@@ -185,7 +186,7 @@ fn parse<P: Pages, K: Sink>(
         },
         max_id,
         has_more,
-        digest(body),
+        body_digest,
     ))
 }
 

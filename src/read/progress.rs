@@ -63,10 +63,14 @@ impl Stall {
     }
 }
 
-/// A digest of a page body, to tell a repeated page without keeping it.
-pub fn digest(body: &[u8]) -> u64 {
+/// A digest of a page's records, to tell a repeated page without keeping
+/// it. The records only: a server that ignores the filter sends the same
+/// records under ever new page tokens.
+pub fn digest(records: &[&serde_json::value::RawValue]) -> u64 {
     let mut hasher = DefaultHasher::new();
-    body.hash(&mut hasher);
+    for record in records {
+        record.get().hash(&mut hasher);
+    }
     hasher.finish()
 }
 
@@ -99,7 +103,7 @@ impl Progress {
         next_token: Option<&str>,
     ) -> Result<(), Stall> {
         self.requests += 1;
-        if self.last_page.replace(body_digest) == Some(body_digest) && claims_more {
+        if self.last_page.replace(body_digest) == Some(body_digest) && claims_more && records > 0 {
             return Err(Stall::SamePage);
         }
         if let Some(token) = next_token {
