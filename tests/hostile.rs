@@ -355,6 +355,16 @@ hostile_cases! {
             .then(|| products_page(r.nth, true, if r.nth % 2 == 0 { 10_000 } else { 9_999 }))
     }, Expect::Fails { failure_type: "system_error", says: "X-Total-Count" });
 
+    a_record_nested_past_a_thousand_levels_is_refused: case("customers", |r| {
+        (r.path == "/v1/customers").then(|| {
+            let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+            let body = format!(
+                r#"{{"data":[{{"id":"cus_1","updated_at":"2024-01-01T00:00:00Z","x":{deep}}}],"next_page_token":null}}"#
+            );
+            answer(200, &[now_header()], &body)
+        })
+    }, Expect::Fails { failure_type: "system_error", says: "record 1 of the page" });
+
     a_server_clock_a_century_ahead_is_not_trusted: case("customers", |r| match r.path.as_str() {
         "/v1/account" => Some(answer(200, &[("Date", "Fri, 01 Jan 2100 00:00:00 GMT".into())], "{}")),
         "/v1/customers" => Some(customers_page(0..1, None)),
