@@ -34,7 +34,7 @@ pub const MAX_API_TEXT_CHARS: usize = 500;
 pub fn quoted_api_text(text: &str) -> String {
     let mut cut: String = text.chars().take(MAX_API_TEXT_CHARS).collect();
     if cut.len() < text.len() {
-        cut.push_str("…");
+        cut.push('…');
     }
     format!("{cut:?}")
 }
