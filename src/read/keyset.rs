@@ -39,6 +39,8 @@ struct KeysetPage {
     read: usize,
     /// See [`digest`].
     digest: u64,
+    /// Records past the sync's upper bound, skipped on purpose.
+    beyond_window: u64,
 }
 
 impl SliceWalk for Keyset {
@@ -140,6 +142,7 @@ async fn walk<P: Pages, K: Sink>(
         } else {
             page.last.map(|last| last - SECOND).max(slice.lo)
         };
+        tracker.skipped_beyond_window(page.beyond_window);
         tracker
             .emit(&run.sink, index, page.batch, safe, page.newest)
             .await;
@@ -162,8 +165,12 @@ fn parse<P: Pages, K: Sink>(
     let mut batch = run.batch(body.len());
     let (mut last, mut newest, mut passed_end) = (None, None, false);
     let read = page.data.len();
+    let mut beyond_window = 0;
     for raw in page.data {
         let keys = run.keys.read(raw)?;
+        if keys.cursor > run.settings.upper {
+            beyond_window += 1;
+        }
         if keys.cursor > slice.hi {
             // This record belongs to a later sync; the ones beside it may
             // not (a record updated mid-walk moves, the page is not cut).
@@ -184,6 +191,7 @@ fn parse<P: Pages, K: Sink>(
         next_page_token: page.next_page_token,
         read,
         digest: body_digest,
+        beyond_window,
     })
 }
 
@@ -296,6 +304,43 @@ mod tests {
         )]);
         walk_slice(&run).await.unwrap();
         assert_eq!(run.sink.ids("id"), ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn records_past_the_syncs_upper_bound_are_counted_in_one_warning() {
+        let slice = Slice {
+            lo: Some(t(LO)),
+            hi: t(UPPER),
+        };
+        let run = customers(vec![keyset_page(
+            &CUSTOMERS,
+            &[
+                ("late1", "2024-01-01T12:00:01Z"),
+                ("late2", "2024-01-01T12:00:02Z"),
+            ],
+            None,
+        )]);
+        let tracker = SliceTracker::new(
+            run.mode,
+            run.settings.checkpoint_interval,
+            slice.lo,
+            &[slice],
+        );
+        keyset().walk(&run, 0, slice, &tracker).await.unwrap();
+        tracker.finish(&run.sink).await;
+        let warnings: Vec<String> = run
+            .sink
+            .sent()
+            .into_iter()
+            .filter_map(|s| match s {
+                Sent::Log(m) if m.contains("upper bound") => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            warnings,
+            ["skipped 2 record(s) updated after this sync's upper bound; the next sync reads them"]
+        );
         assert_eq!(run.pages.unanswered(), 0);
         assert_eq!(run.pages.requests().len(), 1);
     }
