@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# tests/hostile.rs measures the connector's peak memory with GNU time.
+if [ ! -x /usr/bin/time ]; then
+  step "installing GNU time (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -34,9 +34,9 @@ impl Cli {
             return LogLevel::Info;
         };
         LogLevel::from_name(&value).unwrap_or_else(|| {
-            eprintln!(
+            crate::secrets::eprint_line(&format!(
                 "source-ecommerce: LOG_LEVEL={value:?} is not a log level (fatal, error, warn, info, debug, trace); using info"
-            );
+            ));
             LogLevel::Info
         })
     }

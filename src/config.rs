@@ -18,15 +18,28 @@ use crate::error::{Error, Result};
 pub const SPEC_JSON: &str = include_str!("../specs/spec.json");
 
 /// A secret string. It prints as `***` in `Debug` and has no `Display`, so it
-/// cannot end up in a log line or an error message by accident.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
+/// cannot end up in a log line or an error message by accident; and every
+/// one made is registered with [`crate::secrets`], which masks it in all
+/// output should it get there anyway.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::from_value)
+    }
+}
 
 impl Secret {
     #[cfg(test)]
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        Secret::from_value(value.into())
+    }
+
+    /// A secret, registered with the output's scrubber.
+    pub fn from_value(value: String) -> Self {
+        crate::secrets::register(&value);
+        Secret(value)
     }
 
     /// The secret itself, for the one place that must send it.

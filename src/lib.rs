@@ -25,6 +25,7 @@ pub mod error;
 pub mod http;
 pub mod protocol;
 pub mod read;
+pub mod secrets;
 pub mod singer;
 pub mod state;
 pub mod streams;

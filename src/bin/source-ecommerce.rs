@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         // stdout belongs to the protocol writer; a panic is reported on
         // stderr, and the task that panicked is reported as a system error.
-        eprintln!("source-ecommerce: internal error: {info}");
+        source_ecommerce::secrets::eprint_line(&format!(
+            "source-ecommerce: internal error: {info}"
+        ));
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

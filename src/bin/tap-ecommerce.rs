@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     keep_page_buffers_in_the_heap();
     std::panic::set_hook(Box::new(|info| {
         // stdout carries only Singer messages.
-        eprintln!("CRITICAL tap-ecommerce: internal error: {info}");
+        source_ecommerce::secrets::eprint_line(&format!(
+            "CRITICAL tap-ecommerce: internal error: {info}"
+        ));
     }));
     let cli = match TapCli::try_parse() {
         Ok(cli) => cli,

@@ -30,7 +30,9 @@ where
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("source-ecommerce: cannot start the async runtime: {e}");
+            crate::secrets::eprint_line(&format!(
+                "source-ecommerce: cannot start the async runtime: {e}"
+            ));
             return ExitCode::FAILURE;
         }
     };

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use crate::config::{Credentials, Secret};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Credentials plus the cached access token of the token flows.
 pub struct Authenticator {
@@ -74,8 +74,36 @@ impl AccessToken {
 #[derive(Deserialize)]
 pub struct TokenAnswer {
     pub access_token: Secret,
+    /// Any JSON number: a server may send a negative, fractional or huge
+    /// lifetime, which [`token_lifetime`] clamps instead of refusing.
     #[serde(default)]
-    pub expires_in: Option<u64>,
+    pub expires_in: Option<serde_json::Number>,
+}
+
+/// Whether `token` can travel in an `Authorization: Bearer` header: an
+/// unusable value is a broken credential, not a network failure.
+pub fn sendable_as_bearer(token: &Secret) -> bool {
+    reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose())).is_ok()
+}
+
+/// The lifetime assumed when the token answer gives none.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+/// The longest lifetime believed: beyond it a token is renewed anyway, and
+/// `Instant + lifetime` cannot overflow.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a token lives, from the `expires_in` the API sent: missing is
+/// the default, zero, negative or not finite is 1 s (renew at once), more
+/// than a day is a day.
+pub fn token_lifetime(expires_in: Option<&serde_json::Number>) -> Duration {
+    let Some(number) = expires_in else {
+        return DEFAULT_TOKEN_LIFETIME;
+    };
+    let seconds = number.as_f64().unwrap_or(0.0);
+    if !seconds.is_finite() || seconds < 1.0 {
+        return Duration::from_secs(1);
+    }
+    Duration::from_secs_f64(seconds.min(MAX_TOKEN_LIFETIME.as_secs_f64()))
 }
 
 /// How to ask for a token: the request the client must send.
@@ -141,6 +169,11 @@ impl Authenticator {
     {
         let flow = match &self.method {
             Method::ApiKey(key) => {
+                if !sendable_as_bearer(key) {
+                    return Err(Error::config(
+                        "credentials.api_key holds a character that cannot be sent in an HTTP header (a newline or another control character); copy the key again without it.",
+                    ));
+                }
                 return Ok(Bearer {
                     token: key.clone(),
                     generation: 0,
@@ -154,12 +187,17 @@ impl Authenticator {
             return Ok(bearer);
         }
         let answer = fetch(flow.token_request()).await?;
+        if !sendable_as_bearer(&answer.access_token) {
+            return Err(Error::system(
+                "The API issued an access token that cannot be sent in an HTTP header (it holds a newline or another control character). The token endpoint broke its contract; report this to the API's maintainers.",
+            ));
+        }
         Ok(self.store(&mut token, answer))
     }
 
     /// Caches a freshly fetched token and returns it as a [`Bearer`].
     fn store(&self, slot: &mut Option<AccessToken>, answer: TokenAnswer) -> Bearer {
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(300).max(1));
+        let lifetime = token_lifetime(answer.expires_in.as_ref());
         // Renew early: 10% of the lifetime, at least 5 s and at most 60 s, so
         // that a page request never starts with a token about to lapse.
         let margin = (lifetime / 10).clamp(Duration::from_secs(5), Duration::from_secs(60));
@@ -240,7 +278,9 @@ pub fn sign(secret: &Secret, timestamp: &str, method: &str, path: &str, body: &[
     mac.update(method.as_bytes());
     mac.update(path.as_bytes());
     mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    let signature = hex::encode(mac.finalize().into_bytes());
+    crate::secrets::register(&signature);
+    signature
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ async fn bearer(
         fetches.fetch_add(1, Ordering::SeqCst);
         Ok(TokenAnswer {
             access_token: Secret::new(token),
-            expires_in: Some(expires_in),
+            expires_in: Some(expires_in.into()),
         })
     })
     .await
@@ -123,4 +123,47 @@ fn rejected_credentials_name_their_fields() {
         api_key: Secret::new("k"),
     });
     assert_eq!(auth.credential_fields(), "credentials.api_key");
+}
+
+#[test]
+fn token_lifetimes_are_clamped_whatever_number_the_api_sends() {
+    let lifetime = |json: &str| token_lifetime(Some(&serde_json::from_str(json).unwrap()));
+    assert_eq!(token_lifetime(None), DEFAULT_TOKEN_LIFETIME);
+    assert_eq!(lifetime("900"), Duration::from_secs(900));
+    assert_eq!(lifetime("18446744073709551615"), MAX_TOKEN_LIFETIME);
+    assert_eq!(lifetime("1e300"), MAX_TOKEN_LIFETIME);
+    assert_eq!(lifetime("-5"), Duration::from_secs(1));
+    assert_eq!(lifetime("0"), Duration::from_secs(1));
+    assert_eq!(lifetime("2.5"), Duration::from_secs_f64(2.5));
+}
+
+#[test]
+fn a_token_is_known_to_the_scrubber_once_issued() {
+    let answer: TokenAnswer =
+        serde_json::from_str(r#"{"access_token":"tok-issued-9f3e","expires_in":-1}"#).unwrap();
+    assert_eq!(answer.access_token.expose(), "tok-issued-9f3e");
+    assert_eq!(
+        crate::secrets::scrub("Bearer tok-issued-9f3e"),
+        "Bearer ****"
+    );
+}
+
+#[test]
+fn a_token_with_a_newline_cannot_be_a_bearer() {
+    assert!(sendable_as_bearer(&Secret::new("abc.def")));
+    assert!(!sendable_as_bearer(&Secret::new("abc\ndef")));
+    assert!(!sendable_as_bearer(&Secret::new("abc\r\nX-Injected: 1")));
+}
+
+#[tokio::test]
+async fn an_api_key_with_a_newline_is_a_config_error() {
+    let auth = Authenticator::new(&Credentials::ApiKey {
+        api_key: Secret::new("key\n"),
+    });
+    let error = auth
+        .bearer(|_| async { unreachable!("an API key needs no token request") })
+        .await
+        .err()
+        .expect("the key is refused");
+    assert_eq!(error.failure_type(), crate::error::FailureType::Config);
 }

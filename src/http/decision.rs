@@ -10,7 +10,7 @@ use reqwest::header::CONTENT_TYPE;
 use url::Url;
 
 use super::breaker::Admission;
-use super::error::{ApiError, BodyError};
+use super::error::{ApiError, BodyError, quoted_api_text};
 use super::failures;
 use super::request::{ApiResponse, Call, header};
 use super::retry::{self, RetryPolicy, Verdict};
@@ -215,6 +215,9 @@ pub fn admit(admission: Admission, now: Instant, elapsed: Duration, ctx: &Contex
     }
 }
 
+/// The longest API error code kept: codes are short identifiers.
+const MAX_CODE_CHARS: usize = 64;
+
 /// The API's error details of an answer (empty for a success).
 fn error_of(call: &Call<'_>, response: &ApiResponse) -> ApiError {
     #[derive(serde::Deserialize)]
@@ -241,8 +244,17 @@ fn error_of(call: &Call<'_>, response: &ApiResponse) -> ApiError {
     }
     match serde_json::from_slice::<Body>(&response.body) {
         Ok(body) => {
-            api.code = body.error.code;
-            api.detail = body.error.message.unwrap_or_default();
+            api.code = body.error.code.map(|code| {
+                code.chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_CODE_CHARS)
+                    .collect()
+            });
+            api.detail = body
+                .error
+                .message
+                .map(|message| quoted_api_text(&message))
+                .unwrap_or_default();
         }
         Err(_) if api.html => api.detail = "the body is an HTML page, not the API's JSON".into(),
         Err(_) => api.detail = "the body is not the API's JSON error".into(),

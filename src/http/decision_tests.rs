@@ -456,7 +456,7 @@ fn the_apis_error_code_decides_what_a_401_means() {
         r#"{"error": {"code": "token_expired", "message": "expired"}}"#,
     );
     assert!(
-        matches!(outcome_of(&expired), Outcome::Refused(Verdict::RenewToken, api) if api.detail == "expired")
+        matches!(outcome_of(&expired), Outcome::Refused(Verdict::RenewToken, api) if api.detail == r#""expired""#)
     );
 }
 

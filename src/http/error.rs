@@ -24,6 +24,21 @@ pub struct ApiError {
     pub html: bool,
 }
 
+/// The longest API text (an error message or code) quoted in our errors.
+pub const MAX_API_TEXT_CHARS: usize = 500;
+
+/// The API's own text as we quote it: in quotes and escaped, so that a
+/// newline or a control character cannot forge a line, and cut to
+/// [`MAX_API_TEXT_CHARS`] characters, so that a page of HTML or a stack
+/// trace stays a message. (Secrets in it are masked at the output.)
+pub fn quoted_api_text(text: &str) -> String {
+    let mut cut: String = text.chars().take(MAX_API_TEXT_CHARS).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    format!("{cut:?}")
+}
+
 impl ApiError {
     /// `503 unavailable` / `timeout` and so on: the short form for logs.
     pub fn summary(&self) -> String {
@@ -107,6 +122,15 @@ impl From<serde_json::Error> for BodyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_text_is_quoted_escaped_and_cut() {
+        assert_eq!(quoted_api_text("bad\nline"), r#""bad\nline""#);
+        let long = "x".repeat(2 * MAX_API_TEXT_CHARS);
+        let quoted = quoted_api_text(&long);
+        assert_eq!(quoted.chars().count(), MAX_API_TEXT_CHARS + 3);
+        assert!(quoted.ends_with("…\""));
+    }
 
     fn body_error(body: &str) -> BodyError {
         #[derive(Debug, serde::Deserialize)]

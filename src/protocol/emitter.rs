@@ -186,7 +186,18 @@ fn write_all<W: Write>(
                 // A state is a promise to the platform: make it durable now.
                 out.flush()?;
             }
-            Output::Line(line) => writer.line(&mut out, &line)?,
+            Output::Line(line) => {
+                // Logs, traces and errors are where a secret could slip out
+                // (an API error echoing a token, a detail formatted by
+                // mistake): they are scrubbed here, whatever produced them
+                // and whatever the format. RECORD batches are not: they are
+                // the API's data, most of the output, written on the fast
+                // path, and the API does not hand out our secrets in records;
+                // scanning every byte of every page would cost throughput for
+                // no protection.
+                let line = crate::secrets::scrub_json_line(line);
+                writer.line(&mut out, &line)?;
+            }
         }
     }
     out.flush()

@@ -2,9 +2,11 @@
 //! order events.
 //!
 //! Pages are stable under concurrent writes: a record updated after the walk
-//! began shows up again later with its new cursor. The walk stops at the
-//! first record past the slice's upper bound, so it ends even while the shop
-//! keeps writing. A page token that expired mid-walk (400) restarts the walk
+//! began shows up again later with its new cursor. The walk ends at the
+//! page holding a record past the slice's upper bound, so it ends even while
+//! the shop keeps writing; records past that bound are skipped one by one, and the
+//! rest of their page is still read. A walk that stops moving (see
+//! [`super::progress`]) fails instead of looping. A page token that expired mid-walk (400) restarts the walk
 //! from the last safe cursor instead of failing: the records of that one
 //! second are read twice, none is lost.
 
@@ -12,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::batch::Batch;
 use super::page_body::PageBody;
+use super::progress::{Progress, digest};
 use super::slice_checkpoints::{SECOND, Slice, SliceTracker, api_instant};
 use super::stream::{Pages, Sink, StreamRun};
 use super::time_ordered::SliceWalk;
@@ -32,6 +35,12 @@ struct KeysetPage {
     /// A record past the slice's upper bound was seen: the slice is done.
     passed_end: bool,
     next_page_token: Option<String>,
+    /// Records on the page, kept or not.
+    read: usize,
+    /// See [`digest`].
+    digest: u64,
+    /// Records past the sync's upper bound, skipped on purpose.
+    beyond_window: u64,
 }
 
 impl SliceWalk for Keyset {
@@ -78,6 +87,7 @@ async fn walk<P: Pages, K: Sink>(
     let mut resume_from = slice.lo;
     let mut token: Option<String> = None;
     let mut restarts = 0;
+    let mut progress = Progress::default();
     loop {
         let mut request = run.list_request().param("limit", run.page_size());
         if let Some(after) = after {
@@ -108,6 +118,7 @@ async fn walk<P: Pages, K: Sink>(
                 .await;
                 token = None;
                 after = resume_from;
+                progress.new_chain();
                 continue;
             }
             Err(error) => return Err(error),
@@ -116,6 +127,14 @@ async fn walk<P: Pages, K: Sink>(
             restarts = 0;
         }
         let done = page.passed_end || page.next_page_token.is_none();
+        progress
+            .page(
+                page.digest,
+                page.read,
+                !done,
+                page.next_page_token.as_deref().filter(|_| !done),
+            )
+            .map_err(|stall| stall.into_error(run.def.name, &format!("GET {}", run.def.path)))?;
         // Records of the last page's final second may continue on the next
         // page, so only the seconds before it are certain.
         let safe = if done {
@@ -123,6 +142,7 @@ async fn walk<P: Pages, K: Sink>(
         } else {
             page.last.map(|last| last - SECOND).max(slice.lo)
         };
+        tracker.skipped_beyond_window(page.beyond_window);
         tracker
             .emit(&run.sink, index, page.batch, safe, page.newest)
             .await;
@@ -141,13 +161,21 @@ fn parse<P: Pages, K: Sink>(
     body: &[u8],
 ) -> Result<KeysetPage, BodyError> {
     let page = PageBody::parse(body)?;
+    let body_digest = digest(&page.data);
     let mut batch = run.batch(body.len());
     let (mut last, mut newest, mut passed_end) = (None, None, false);
+    let read = page.data.len();
+    let mut beyond_window = 0;
     for raw in page.data {
         let keys = run.keys.read(raw)?;
+        if keys.cursor > run.settings.upper {
+            beyond_window += 1;
+        }
         if keys.cursor > slice.hi {
+            // This record belongs to a later sync; the ones beside it may
+            // not (a record updated mid-walk moves, the page is not cut).
             passed_end = true;
-            break;
+            continue;
         }
         last = Some(keys.cursor);
         if run.wanted(keys.cursor) {
@@ -161,6 +189,9 @@ fn parse<P: Pages, K: Sink>(
         newest,
         passed_end,
         next_page_token: page.next_page_token,
+        read,
+        digest: body_digest,
+        beyond_window,
     })
 }
 
@@ -248,7 +279,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_walk_stops_at_the_first_record_past_the_slice() {
+    async fn the_walk_ends_at_the_page_with_a_record_past_the_slice() {
         let run = customers(vec![keyset_page(
             &CUSTOMERS,
             &[("a", "2024-01-01T11:59:59Z"), ("b", "2024-01-01T12:00:01Z")],
@@ -256,6 +287,60 @@ mod tests {
         )]);
         walk_slice(&run).await.unwrap();
         assert_eq!(run.sink.ids("id"), ["a"]);
+        assert_eq!(run.pages.unanswered(), 0);
+        assert_eq!(run.pages.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn records_after_one_past_the_slice_on_its_page_are_still_read() {
+        let run = customers(vec![keyset_page(
+            &CUSTOMERS,
+            &[
+                ("a", "2024-01-01T11:00:00Z"),
+                ("late", "2024-01-01T12:00:01Z"),
+                ("b", "2024-01-01T11:59:59Z"),
+            ],
+            Some("t1"),
+        )]);
+        walk_slice(&run).await.unwrap();
+        assert_eq!(run.sink.ids("id"), ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn records_past_the_syncs_upper_bound_are_counted_in_one_warning() {
+        let slice = Slice {
+            lo: Some(t(LO)),
+            hi: t(UPPER),
+        };
+        let run = customers(vec![keyset_page(
+            &CUSTOMERS,
+            &[
+                ("late1", "2024-01-01T12:00:01Z"),
+                ("late2", "2024-01-01T12:00:02Z"),
+            ],
+            None,
+        )]);
+        let tracker = SliceTracker::new(
+            run.mode,
+            run.settings.checkpoint_interval,
+            slice.lo,
+            &[slice],
+        );
+        keyset().walk(&run, 0, slice, &tracker).await.unwrap();
+        tracker.finish(&run.sink).await;
+        let warnings: Vec<String> = run
+            .sink
+            .sent()
+            .into_iter()
+            .filter_map(|s| match s {
+                Sent::Log(m) if m.contains("upper bound") => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            warnings,
+            ["skipped 2 record(s) updated after this sync's upper bound; the next sync reads them"]
+        );
         assert_eq!(run.pages.unanswered(), 0);
         assert_eq!(run.pages.requests().len(), 1);
     }
@@ -316,6 +401,31 @@ mod tests {
         let run = customers(answers);
         let error = walk_slice(&run).await.unwrap_err();
         assert_eq!(error.status(), Some(400));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_page_token_fails_the_walk_naming_the_stream() {
+        let run = customers(vec![
+            keyset_page(&CUSTOMERS, &[("a", "2024-01-01T10:01:00Z")], Some("t1")),
+            keyset_page(&CUSTOMERS, &[("b", "2024-01-01T10:02:00Z")], Some("t1")),
+        ]);
+        let error = walk_slice(&run).await.unwrap_err();
+        assert!(error.message().contains("customers"), "{}", error.message());
+        assert!(error.message().contains("next_page_token"));
+    }
+
+    #[tokio::test]
+    async fn empty_pages_that_claim_more_fail_the_walk() {
+        let answers = (0..10)
+            .map(|n| keyset_page(&CUSTOMERS, &[], Some(&format!("t{n}"))))
+            .collect();
+        let run = customers(answers);
+        let error = walk_slice(&run).await.unwrap_err();
+        assert!(
+            error.message().contains("empty pages"),
+            "{}",
+            error.message()
+        );
     }
 
     #[tokio::test]

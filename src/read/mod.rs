@@ -13,6 +13,7 @@ mod keys;
 mod keyset;
 mod page_body;
 mod page_numbers;
+mod progress;
 mod slice_checkpoints;
 mod stream;
 #[cfg(test)]
@@ -98,8 +99,21 @@ pub async fn run(
         &config,
         crate::protocol::AirbyteClientEvents::new(emitter.clone()),
     )?;
-    let server_now = client.verify_credentials().await?;
-    if server_now.is_none() {
+    let server_now = client.verify_credentials().await?.map(DateTime::from);
+    let now = Utc::now();
+    let trusted = trusted_server_clock(now, server_now);
+    if let (Some(server), None) = (server_now, trusted) {
+        emitter
+            .log(
+                LogLevel::Warn,
+                format!(
+                    "the API's Date header ({}) is more than a day from this machine's clock ({}); not trusting it, reading only up to 5 minutes ago by this machine's clock",
+                    slice_checkpoints::api_instant(server),
+                    slice_checkpoints::api_instant(now)
+                ),
+            )
+            .await;
+    } else if server_now.is_none() {
         emitter
             .log(
                 LogLevel::Warn,
@@ -107,7 +121,7 @@ pub async fn run(
             )
             .await;
     }
-    let upper = upper_bound(Utc::now(), server_now.map(DateTime::from));
+    let upper = upper_bound(now, trusted);
     emitter
         .log(
             LogLevel::Info,
@@ -197,6 +211,19 @@ fn utc_rewrite(config: &Config, planned: &PlannedStream) -> Option<Arc<StreamTim
 fn upper_bound(now: DateTime<Utc>, server_now: Option<DateTime<Utc>>) -> DateTime<Utc> {
     let server_now = server_now.unwrap_or(now - UNKNOWN_CLOCK_MARGIN);
     floor_second(now.min(server_now)) - SECOND
+}
+
+/// How far the API's clock may be from ours before it is not believed: a
+/// `Date` a day off is a broken server, and would put the sync's upper
+/// bound (hence its state) far in the past or the future.
+const MAX_TRUSTED_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// The API's clock, if it is within [`MAX_TRUSTED_CLOCK_SKEW`] of ours.
+fn trusted_server_clock(
+    now: DateTime<Utc>,
+    server_now: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    server_now.filter(|server| (*server - now).abs() <= MAX_TRUSTED_CLOCK_SKEW)
 }
 
 /// How far the API's clock may be behind ours when it does not say.
@@ -304,6 +331,18 @@ mod tests {
             upper_bound(now, Some(server)),
             "2024-05-01T09:59:57Z".parse::<DateTime<Utc>>().unwrap()
         );
+    }
+
+    #[test]
+    fn a_server_clock_more_than_a_day_off_is_not_trusted() {
+        let now: DateTime<Utc> = "2024-05-01T10:00:00Z".parse().unwrap();
+        let near: DateTime<Utc> = "2024-04-30T11:00:00Z".parse().unwrap();
+        let past: DateTime<Utc> = "2024-04-29T09:59:59Z".parse().unwrap();
+        let future: DateTime<Utc> = "2099-01-01T00:00:00Z".parse().unwrap();
+        assert_eq!(trusted_server_clock(now, Some(near)), Some(near));
+        assert_eq!(trusted_server_clock(now, Some(past)), None);
+        assert_eq!(trusted_server_clock(now, Some(future)), None);
+        assert_eq!(trusted_server_clock(now, None), None);
     }
 
     #[test]

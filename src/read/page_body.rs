@@ -17,9 +17,30 @@ pub struct PageBody<'a> {
     pub has_more: Option<bool>,
 }
 
+/// The deepest nesting of a record the connector passes on (Jackson's
+/// default, which Java destinations read with). serde_json skips over raw
+/// records without recursing, so it is no bound of its own.
+pub const MAX_RECORD_DEPTH: usize = 1000;
+
 impl<'a> PageBody<'a> {
     pub fn parse(body: &'a [u8]) -> Result<Self, BodyError> {
-        Ok(serde_json::from_slice(body)?)
+        let page: PageBody = serde_json::from_slice(body)?;
+        for (index, raw) in page.data.iter().enumerate() {
+            let json = raw.get().as_bytes();
+            // Only a record with that many brackets can be that deep; the
+            // count is a vectorized scan, the exact depth is not.
+            if memchr::memchr2_iter(b'[', b'{', json)
+                .nth(MAX_RECORD_DEPTH)
+                .is_some()
+                && depth(json) > MAX_RECORD_DEPTH
+            {
+                return Err(BodyError::fatal(format!(
+                    "record {} of the page (counting from 1) is nested deeper than {MAX_RECORD_DEPTH} levels",
+                    index + 1
+                )));
+            }
+        }
+        Ok(page)
     }
 
     /// `has_more` of a page-numbered answer, which the contract requires.
@@ -29,9 +50,64 @@ impl<'a> PageBody<'a> {
     }
 }
 
+/// The deepest nesting of arrays and objects in `json`, strings skipped.
+fn depth(json: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for &byte in json {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn brackets_in_strings_do_not_count_as_nesting() {
+        let text = "[".repeat(2000);
+        let body = format!(r#"{{"data":[{{"id":"a","x":"{text}"}}]}}"#);
+        assert!(PageBody::parse(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_record_nested_too_deep_is_refused_naming_its_position() {
+        let deep = format!("{}1{}", "[".repeat(2000), "]".repeat(2000));
+        let body = format!(r#"{{"data":[{{"id":"a"}},{{"id":"b","x":{deep}}}]}}"#);
+        let Err(error) = PageBody::parse(body.as_bytes()) else {
+            panic!("a record 2000 levels deep parsed");
+        };
+        assert!(!error.retryable);
+        assert!(
+            error.detail.starts_with("record 2 of the page"),
+            "{}",
+            error.detail
+        );
+    }
+
+    #[test]
+    fn a_record_at_the_limit_parses() {
+        let nested = format!("{}1{}", "[".repeat(999), "]".repeat(999));
+        let body = format!(r#"{{"data":[{{"id":"a","x":{nested}}}]}}"#);
+        assert_eq!(PageBody::parse(body.as_bytes()).unwrap().data.len(), 1);
+    }
 
     #[test]
     fn a_cut_off_page_does_not_parse() {

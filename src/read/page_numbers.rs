@@ -12,8 +12,9 @@
 use super::batch::Batch;
 use super::keys::RecordKeys;
 use super::page_body::PageBody;
+use super::progress::{Progress, digest};
 use super::stream::{Pages, Sink, StreamRun};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::http::{ApiRequest, BodyError};
 use crate::state::Resume;
 
@@ -56,10 +57,19 @@ pub struct NumberedPage {
     pub total: Option<u64>,
 }
 
+/// Times `X-Total-Count` may fall (stepping the walk back) in one walk.
+/// A list that shrinks often is legal; a count that flaps between two
+/// replicas' values would step the walk back and forth for ever.
+pub const MAX_TOTAL_CORRECTIONS: u32 = 20;
+
 /// See the module documentation.
 pub struct PageWalk {
     position: Position,
     done: bool,
+    corrections: u32,
+    progress: Progress,
+    /// The largest `X-Total-Count` seen, which bounds the requests.
+    most_records: Option<u64>,
 }
 
 impl PageWalk {
@@ -67,6 +77,9 @@ impl PageWalk {
         PageWalk {
             position,
             done: false,
+            corrections: 0,
+            progress: Progress::default(),
+            most_records: None,
         }
     }
 
@@ -84,14 +97,35 @@ impl PageWalk {
     ) -> Result<Option<NumberedPage>> {
         while !self.done {
             let last_id = self.position.last_id.clone();
-            let (page, max_id, has_more) = run
+            let request = request(self.position.page);
+            let (page, max_id, has_more, body_digest) = run
                 .pages
-                .get_with_total(&request(self.position.page), |body, total| {
+                .get_with_total(&request, |body, total| {
                     parse(run, body, total, last_id.as_deref(), &keep)
                 })
                 .await?;
+            let described = format!("GET {} (page {})", request.path, self.position.page);
+            self.most_records = self.most_records.max(page.total);
+            let stalled = self
+                .progress
+                .page(body_digest, page.read as usize, has_more, None)
+                .and_then(|()| match self.most_records {
+                    Some(most) => self.progress.within_budget(most, run.page_size()),
+                    None => Ok(()),
+                });
+            stalled.map_err(|stall| stall.into_error(run.def.name, &described))?;
             if let (Some(before), Some(now)) = (self.position.total, page.total) {
                 if now < before {
+                    self.corrections += 1;
+                    if self.corrections > MAX_TOTAL_CORRECTIONS {
+                        return Err(Error::system(format!(
+                            "Stream {}: {described}: X-Total-Count fell {} times during one \
+                             walk (last from {before} to {now}); the API's count is not \
+                             stable (replicas disagree?), so the walk cannot tell which \
+                             records moved. Report this to the API's maintainers.",
+                            run.def.name, self.corrections
+                        )));
+                    }
                     // Records left the list: the unread ones moved up by at
                     // most `before - now` places. Step back over them.
                     let limit = u64::from(run.page_size());
@@ -122,8 +156,9 @@ fn parse<P: Pages, K: Sink>(
     total: Option<u64>,
     last_id: Option<&str>,
     keep: &(impl Fn(&RecordKeys<'_>) -> bool + Sync),
-) -> Result<(NumberedPage, Option<String>, bool), BodyError> {
+) -> Result<(NumberedPage, Option<String>, bool, u64), BodyError> {
     let page = PageBody::parse(body)?;
+    let body_digest = digest(&page.data);
     let mut batch = run.batch(body.len());
     let mut newest = None;
     let mut max_id: Option<String> = None;
@@ -151,6 +186,7 @@ fn parse<P: Pages, K: Sink>(
         },
         max_id,
         has_more,
+        body_digest,
     ))
 }
 
@@ -171,6 +207,53 @@ mod tests {
             run.sink.records(page.batch).await;
         }
         run
+    }
+
+    async fn walk_until_error(answers: Vec<Answer>) -> crate::error::Error {
+        let run = scripted(&PRODUCTS, SyncMode::FullRefresh, None, settings(), answers);
+        let mut pages = PageWalk::new(Position::start());
+        let request = |page: u32| run.list_request().param("page", page).param("limit", 2);
+        loop {
+            match pages.next(&run, request, |_| true).await {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the walk ended"),
+                Err(error) => return error,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_list_that_never_ends_fails_past_what_its_count_justifies() {
+        let answers = (0..1000)
+            .map(|n| {
+                let id = format!("p{n:04}");
+                numbered_page(&PRODUCTS, &[(&id, AT)], true, Some(4))
+            })
+            .collect();
+        let error = walk_until_error(answers).await;
+        assert!(
+            error.message().contains("does not end"),
+            "{}",
+            error.message()
+        );
+        assert!(error.message().contains("products"));
+    }
+
+    #[tokio::test]
+    async fn a_count_flapping_between_two_values_is_reported_after_bounded_corrections() {
+        let answers = (0..1000)
+            .map(|n| {
+                let id = format!("p{n:04}");
+                let total = if n % 2 == 0 { 1000 } else { 999 };
+                numbered_page(&PRODUCTS, &[(&id, AT)], true, Some(total))
+            })
+            .collect();
+        let error = walk_until_error(answers).await;
+        assert!(
+            error.message().contains("X-Total-Count"),
+            "{}",
+            error.message()
+        );
     }
 
     #[tokio::test]

@@ -9,13 +9,14 @@
 //! out; a sync resumed from the checkpoint reads them again (at-least-once).
 
 use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use tokio::sync::Mutex;
 
 use super::batch::Batch;
 use super::stream::Sink;
-use crate::protocol::SyncMode;
+use crate::protocol::{LogLevel, SyncMode};
 use crate::state::{Resume, StreamState};
 
 /// One second, the API's timestamp precision.
@@ -72,6 +73,8 @@ pub struct SliceTracker {
     mode: SyncMode,
     interval: NonZeroU64,
     progress: Mutex<Progress>,
+    /// Records skipped on purpose for a cursor past the sync's upper bound.
+    beyond_window: AtomicU64,
 }
 
 struct Progress {
@@ -117,6 +120,7 @@ impl SliceTracker {
         SliceTracker {
             mode,
             interval,
+            beyond_window: AtomicU64::new(0),
             progress: Mutex::new(Progress {
                 slices: slices
                     .iter()
@@ -179,7 +183,21 @@ impl SliceTracker {
     }
 
     /// Writes the stream's final state, after every slice finished.
+    /// Notes `count` records skipped for a cursor past the sync's upper
+    /// bound, which [`SliceTracker::finish`] reports in one WARN.
+    pub fn skipped_beyond_window(&self, count: u64) {
+        self.beyond_window.fetch_add(count, Ordering::Relaxed);
+    }
+
     pub async fn finish(&self, sink: &impl Sink) {
+        let skipped = self.beyond_window.load(Ordering::Relaxed);
+        if skipped > 0 {
+            sink.log(
+                LogLevel::Warn,
+                format!("skipped {skipped} record(s) updated after this sync's upper bound; the next sync reads them"),
+            )
+            .await;
+        }
         let progress = self.progress.lock().await;
         let state = match self.mode {
             // Every record up to `hi` is out, but the cursor claims only the

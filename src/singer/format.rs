@@ -93,8 +93,9 @@ impl SingerWriter {
     }
 
     fn log_line(&mut self, text: &str) {
-        // A closed stderr must not stop the records.
-        let _ = writeln!(self.log, "{text}");
+        // A closed stderr must not stop the records. The line was scrubbed
+        // as JSON; scrubbing the text too covers what unescaping revealed.
+        let _ = writeln!(self.log, "{}", crate::secrets::scrub(text));
     }
 }
 
