@@ -6,7 +6,9 @@
 //! first record past the slice's upper bound, so it ends even while the shop
 //! keeps writing. A page token that expired mid-walk (400) restarts the walk
 //! from the last safe cursor instead of failing: the records of that one
-//! second are read twice, none is lost.
+//! second are read twice, none is lost, and those already emitted are
+//! skipped by key, so a sync emits each record once. Order events also skip
+//! the events an earlier sync emitted (see [`SliceTracker::remembering`]).
 
 use chrono::{DateTime, Utc};
 
@@ -18,6 +20,7 @@ use super::time_ordered::SliceWalk;
 use crate::error::Result;
 use crate::http::{ApiRequest, BodyError};
 use crate::protocol::LogLevel;
+use crate::state::EmittedKeys;
 use crate::streams::{Keyset, Lookback};
 
 /// Restarts after an expired page token that may follow each other without
@@ -26,8 +29,14 @@ const MAX_RESTARTS_WITHOUT_PROGRESS: u32 = 3;
 
 struct KeysetPage {
     batch: Batch,
+    /// The cursor and id of each record of `batch`, if the tracker
+    /// remembers them.
+    keys: Vec<(DateTime<Utc>, String)>,
     /// The cursor of the last record within the slice.
     last: Option<DateTime<Utc>>,
+    /// The cursor and id of the records of the page's last second, which a
+    /// restart would read again.
+    last_second: Vec<(DateTime<Utc>, String)>,
     newest: Option<DateTime<Utc>>,
     /// A record past the slice's upper bound was seen: the slice is done.
     passed_end: bool,
@@ -76,6 +85,8 @@ async fn walk<P: Pages, K: Sink>(
     // token whose filters changed), and where a new chain would start.
     let mut after = slice.lo;
     let mut resume_from = slice.lo;
+    // The records after `resume_from` already emitted: a restart reads them again.
+    let mut past_resume = EmittedKeys::default();
     let mut token: Option<String> = None;
     let mut restarts = 0;
     loop {
@@ -88,7 +99,11 @@ async fn walk<P: Pages, K: Sink>(
         }
         let page = match run
             .pages
-            .get(&request, |body| parse(run, slice, body))
+            .get(&request, |body| {
+                parse(run, slice, body, tracker.remembers(), |cursor, id| {
+                    past_resume.contains(cursor, id) || tracker.emitted_before(cursor, id)
+                })
+            })
             .await
         {
             Ok(page) => page,
@@ -124,40 +139,73 @@ async fn walk<P: Pages, K: Sink>(
             page.last.map(|last| last - SECOND).max(slice.lo)
         };
         tracker
-            .emit(&run.sink, index, page.batch, safe, page.newest)
+            .emit_remembering(&run.sink, index, page.batch, page.keys, safe, page.newest)
             .await;
         if done {
             tracker.finish_slice(&run.sink, index).await;
             return Ok(());
         }
-        resume_from = safe;
+        // Never back: a page without records must not widen a restart.
+        resume_from = resume_from.max(safe);
+        past_resume.forget_through(resume_from);
+        for (cursor, id) in &page.last_second {
+            past_resume.insert(*cursor, id);
+        }
         token = page.next_page_token;
     }
 }
 
+/// The records of a page within `slice`, without those `emitted` says
+/// were already emitted; `remember` collects the keys of those emitted now.
 fn parse<P: Pages, K: Sink>(
     run: &StreamRun<P, K>,
     slice: Slice,
     body: &[u8],
+    remember: bool,
+    emitted: impl Fn(DateTime<Utc>, &str) -> bool,
 ) -> Result<KeysetPage, BodyError> {
     let page = PageBody::parse(body)?;
     let mut batch = run.batch(body.len());
+    let mut keys_emitted = Vec::new();
     let (mut last, mut newest, mut passed_end) = (None, None, false);
-    for raw in page.data {
+    for raw in &page.data {
         let keys = run.keys.read(raw)?;
         if keys.cursor > slice.hi {
             passed_end = true;
             break;
         }
         last = Some(keys.cursor);
-        if run.wanted(keys.cursor) {
-            batch.push(raw);
-            newest = newest.max(Some(keys.cursor));
+        if !run.wanted(keys.cursor) {
+            continue;
+        }
+        // A record skipped as already emitted still counts as seen: it is
+        // in the destination.
+        newest = newest.max(Some(keys.cursor));
+        if emitted(keys.cursor, &keys.id) {
+            continue;
+        }
+        batch.push(raw);
+        if remember {
+            keys_emitted.push((keys.cursor, keys.id.into_owned()));
+        }
+    }
+    // Only a walk that goes on can restart; its restart reads the seconds
+    // after `last - 1s` again, and only the page's end is in them.
+    let mut last_second = Vec::new();
+    if let (Some(last), false, Some(_)) = (last, passed_end, &page.next_page_token) {
+        for raw in page.data.iter().rev() {
+            let keys = run.keys.read(raw)?;
+            if keys.cursor <= last - SECOND {
+                break;
+            }
+            last_second.push((keys.cursor, keys.id.into_owned()));
         }
     }
     Ok(KeysetPage {
         batch,
+        keys: keys_emitted,
         last,
+        last_second,
         newest,
         passed_end,
         next_page_token: page.next_page_token,
@@ -276,8 +324,9 @@ mod tests {
             ),
         ]);
         walk_slice(&run).await.unwrap();
-        // The second of the last page is read again, nothing is lost.
-        assert_eq!(run.sink.ids("id"), ["a", "b", "b", "c"]);
+        // The second of the last page is read again, nothing is lost, and
+        // what was emitted of it is not emitted again.
+        assert_eq!(run.sink.ids("id"), ["a", "b", "c"]);
         assert_eq!(run.pages.param("page_token"), ["-", "t1", "-"]);
         assert_eq!(
             run.pages.param("updated_after"),
