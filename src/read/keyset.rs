@@ -127,9 +127,6 @@ async fn walk<P: Pages, K: Sink>(
             }
             Err(error) => return Err(error),
         };
-        if !page.batch.is_empty() {
-            restarts = 0;
-        }
         let done = page.passed_end || page.next_page_token.is_none();
         // Records of the last page's final second may continue on the next
         // page, so only the seconds before it are certain.
@@ -138,6 +135,13 @@ async fn walk<P: Pages, K: Sink>(
         } else {
             page.last.map(|last| last - SECOND).max(slice.lo)
         };
+        // Progress is records emitted or a position that moved (a re-read
+        // lookback window emits none). Records emitted before do not count:
+        // a tie wider than a page, read again from its start after each
+        // restart, would otherwise loop for ever.
+        if !page.batch.is_empty() || safe > resume_from {
+            restarts = 0;
+        }
         tracker
             .emit_remembering(&run.sink, index, page.batch, page.keys, safe, page.newest)
             .await;
@@ -221,7 +225,7 @@ mod tests {
     use crate::read::test_support::{
         Answer, ScriptedRun, Sent, UPPER, keyset_page, scripted, settings, t,
     };
-    use crate::streams::{CUSTOMERS, Walk};
+    use crate::streams::{CUSTOMERS, ORDER_EVENTS, Walk};
 
     const LO: &str = "2024-01-01T10:00:00Z";
 
@@ -349,6 +353,52 @@ mod tests {
         let run = customers(vec![Answer::Status(400)]);
         let error = walk_slice(&run).await.unwrap_err();
         assert_eq!(error.status(), Some(400));
+    }
+
+    #[tokio::test]
+    async fn restarts_over_records_emitted_before_still_count_as_progress() {
+        let state = crate::state::StreamState {
+            cursor: Some(t(LO)),
+            ..Default::default()
+        };
+        let mut answers = Vec::new();
+        let mut earlier = crate::state::EmittedKeys::default();
+        // Each page moves one second on, over events an earlier sync emitted,
+        // and its token has expired by the next request.
+        for minute in 1..=(MAX_RESTARTS_WITHOUT_PROGRESS + 2) {
+            let at = format!("2024-01-01T10:0{minute}:00Z");
+            earlier.insert(t(&at), &format!("e{minute}"));
+            answers.push(keyset_page(
+                &ORDER_EVENTS,
+                &[(&format!("e{minute}"), &at), (&format!("e{minute}"), &at)],
+                Some("t"),
+            ));
+            answers.push(Answer::Status(400));
+        }
+        answers.push(keyset_page(&ORDER_EVENTS, &[], None));
+        let run = scripted(
+            &ORDER_EVENTS,
+            SyncMode::Incremental,
+            Some(state),
+            settings(),
+            answers,
+        );
+        let slice = Slice {
+            lo: Some(t(LO)),
+            hi: t(UPPER),
+        };
+        let tracker = SliceTracker::new(
+            run.mode,
+            run.settings.checkpoint_interval,
+            slice.lo,
+            &[slice],
+        )
+        .remembering(earlier, chrono::TimeDelta::minutes(10), 100);
+        let Walk::Keyset(keyset) = ORDER_EVENTS.walk else {
+            panic!("order events are a keyset stream");
+        };
+        keyset.walk(&run, 0, slice, &tracker).await.unwrap();
+        assert!(run.sink.ids("event_id").is_empty());
     }
 
     #[tokio::test]
