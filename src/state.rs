@@ -6,7 +6,11 @@
 //!   field is at or before this instant has been emitted;
 //! - a walk that was interrupted also carries `"resume"`, the position to
 //!   continue from (a full refresh writes only `resume`, and `{}` once it is
-//!   complete, the platform's convention for resumable full refresh).
+//!   complete, the platform's convention for resumable full refresh);
+//! - order events also carry `"emitted"`: the events of the lookback window
+//!   already emitted, so that the next sync, which reads the window again,
+//!   emits only the ones it has not (absent in states of older versions,
+//!   which then re-emit the window once).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -17,6 +21,10 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+mod emitted_keys;
+
+pub use emitted_keys::EmittedKeys;
+
 /// The state of one stream, as read and as written.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamState {
@@ -26,6 +34,9 @@ pub struct StreamState {
     /// Where an interrupted walk continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<Resume>,
+    /// Streams with a lookback: the records of the window already emitted.
+    #[serde(default, skip_serializing_if = "EmittedKeys::is_empty")]
+    pub emitted: EmittedKeys,
 }
 
 /// The position of an interrupted walk.
@@ -346,9 +357,35 @@ mod tests {
     fn cursors_are_written_in_utc_with_z() {
         let state = StreamState {
             cursor: Some("2024-03-01T12:00:00+02:00".parse().unwrap()),
-            resume: None,
+            ..StreamState::default()
         };
         assert_eq!(state.to_value(), json!({"cursor": "2024-03-01T10:00:00Z"}));
+    }
+
+    #[test]
+    fn a_state_without_emitted_events_remembers_none() {
+        let state =
+            InputState::from_value(json!({"order_events": {"cursor": "2024-03-01T10:00:00Z"}}))
+                .unwrap();
+        let state = state.stream("order_events").unwrap().unwrap();
+        assert!(state.emitted.is_empty());
+        assert_eq!(state.to_value(), json!({"cursor": "2024-03-01T10:00:00Z"}));
+    }
+
+    #[test]
+    fn emitted_events_are_read_and_written_back_by_second() {
+        let blob = json!({
+            "cursor": "2024-03-01T10:00:00Z",
+            "emitted": {"2024-03-01T09:59:00Z": ["evt_1", "evt_2"]}
+        });
+        let state = InputState::from_value(json!({"order_events": blob.clone()})).unwrap();
+        let state = state.stream("order_events").unwrap().unwrap();
+        assert!(
+            state
+                .emitted
+                .contains("2024-03-01T09:59:00Z".parse().unwrap(), "evt_2")
+        );
+        assert_eq!(state.to_value(), blob);
     }
 
     #[test]

@@ -231,11 +231,6 @@ def test_every_event_is_in_the_events_table(warehouse: dict[str, Any]) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs exactly-once events: the order_events state remembering the event ids emitted "
-    "in the lookback window (the next part of issue 11); until then the lookback re-emits them",
-)
 def test_no_event_is_appended_twice(warehouse: dict[str, Any]) -> None:
     counts = Counter(row["event_id"] for row in warehouse["loaded"][EVENTS])
     twice = sorted(key for key, n in counts.items() if n > 1)

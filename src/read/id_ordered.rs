@@ -99,7 +99,7 @@ pub async fn read<P: Pages, K: Sink>(run: &StreamRun<P, K>) -> Result<()> {
         } else {
             None
         },
-        resume: None,
+        ..StreamState::default()
     };
     run.sink.state(last).await;
     Ok(())
@@ -122,6 +122,7 @@ fn checkpoint(
             high_water: if incremental { high_water } else { None },
             after: None,
         }),
+        ..StreamState::default()
     }
 }
 
@@ -206,6 +207,7 @@ mod tests {
                 total: Some(3),
                 ..Resume::default()
             }),
+            ..StreamState::default()
         };
         let run = scripted(
             &PRODUCTS,
@@ -224,7 +226,7 @@ mod tests {
     async fn incremental_emits_only_products_changed_after_the_cursor_up_to_upper() {
         let state = StreamState {
             cursor: Some(t("2024-01-01T09:00:00Z")),
-            resume: None,
+            ..StreamState::default()
         };
         let run = scripted(
             &PRODUCTS,

@@ -8,7 +8,9 @@
 //! rest of their page is still read. A walk that stops moving (see
 //! [`super::progress`]) fails instead of looping. A page token that expired mid-walk (400) restarts the walk
 //! from the last safe cursor instead of failing: the records of that one
-//! second are read twice, none is lost.
+//! second are read twice, none is lost, and those already emitted are
+//! skipped by key, so a sync emits each record once. Order events also skip
+//! the events an earlier sync emitted (see [`SliceTracker::remembering`]).
 
 use chrono::{DateTime, Utc};
 
@@ -21,6 +23,7 @@ use super::time_ordered::SliceWalk;
 use crate::error::Result;
 use crate::http::{ApiRequest, BodyError};
 use crate::protocol::LogLevel;
+use crate::state::EmittedKeys;
 use crate::streams::{Keyset, Lookback};
 
 /// Restarts after an expired page token that may follow each other without
@@ -29,8 +32,14 @@ const MAX_RESTARTS_WITHOUT_PROGRESS: u32 = 3;
 
 struct KeysetPage {
     batch: Batch,
+    /// The cursor and id of each record of `batch`, if the tracker
+    /// remembers them.
+    keys: Vec<(DateTime<Utc>, String)>,
     /// The cursor of the last record within the slice.
     last: Option<DateTime<Utc>>,
+    /// The cursor and id of the records of the page's last second, which a
+    /// restart would read again.
+    last_second: Vec<(DateTime<Utc>, String)>,
     newest: Option<DateTime<Utc>>,
     /// A record past the slice's upper bound was seen: the slice is done.
     passed_end: bool,
@@ -85,6 +94,8 @@ async fn walk<P: Pages, K: Sink>(
     // token whose filters changed), and where a new chain would start.
     let mut after = slice.lo;
     let mut resume_from = slice.lo;
+    // The records after `resume_from` already emitted: a restart reads them again.
+    let mut past_resume = EmittedKeys::default();
     let mut token: Option<String> = None;
     let mut restarts = 0;
     let mut progress = Progress::default();
@@ -98,7 +109,11 @@ async fn walk<P: Pages, K: Sink>(
         }
         let page = match run
             .pages
-            .get(&request, |body| parse(run, slice, body))
+            .get(&request, |body| {
+                parse(run, slice, body, tracker.remembers(), |cursor, id| {
+                    past_resume.contains(cursor, id) || tracker.emitted_before(cursor, id)
+                })
+            })
             .await
         {
             Ok(page) => page,
@@ -123,9 +138,6 @@ async fn walk<P: Pages, K: Sink>(
             }
             Err(error) => return Err(error),
         };
-        if !page.batch.is_empty() {
-            restarts = 0;
-        }
         let done = page.passed_end || page.next_page_token.is_none();
         progress
             .page(
@@ -143,30 +155,47 @@ async fn walk<P: Pages, K: Sink>(
             page.last.map(|last| last - SECOND).max(slice.lo)
         };
         tracker.skipped_beyond_window(page.beyond_window);
+        // Progress is records emitted or a position that moved (a re-read
+        // lookback window emits none). Records emitted before do not count:
+        // a tie wider than a page, read again from its start after each
+        // restart, would otherwise loop for ever.
+        if !page.batch.is_empty() || safe > resume_from {
+            restarts = 0;
+        }
         tracker
-            .emit(&run.sink, index, page.batch, safe, page.newest)
+            .emit_remembering(&run.sink, index, page.batch, page.keys, safe, page.newest)
             .await;
         if done {
             tracker.finish_slice(&run.sink, index).await;
             return Ok(());
         }
-        resume_from = safe;
+        // Never back: a page without records must not widen a restart.
+        resume_from = resume_from.max(safe);
+        past_resume.forget_through(resume_from);
+        for (cursor, id) in &page.last_second {
+            past_resume.insert(*cursor, id);
+        }
         token = page.next_page_token;
     }
 }
 
+/// The records of a page within `slice`, without those `emitted` says
+/// were already emitted; `remember` collects the keys of those emitted now.
 fn parse<P: Pages, K: Sink>(
     run: &StreamRun<P, K>,
     slice: Slice,
     body: &[u8],
+    remember: bool,
+    emitted: impl Fn(DateTime<Utc>, &str) -> bool,
 ) -> Result<KeysetPage, BodyError> {
     let page = PageBody::parse(body)?;
     let body_digest = digest(&page.data);
     let mut batch = run.batch(body.len());
+    let mut keys_emitted = Vec::new();
     let (mut last, mut newest, mut passed_end) = (None, None, false);
     let read = page.data.len();
     let mut beyond_window = 0;
-    for raw in page.data {
+    for raw in &page.data {
         let keys = run.keys.read(raw)?;
         if keys.cursor > run.settings.upper {
             beyond_window += 1;
@@ -178,14 +207,37 @@ fn parse<P: Pages, K: Sink>(
             continue;
         }
         last = Some(keys.cursor);
-        if run.wanted(keys.cursor) {
-            batch.push(raw);
-            newest = newest.max(Some(keys.cursor));
+        if !run.wanted(keys.cursor) {
+            continue;
+        }
+        // A record skipped as already emitted still counts as seen: it is
+        // in the destination.
+        newest = newest.max(Some(keys.cursor));
+        if emitted(keys.cursor, &keys.id) {
+            continue;
+        }
+        batch.push(raw);
+        if remember {
+            keys_emitted.push((keys.cursor, keys.id.into_owned()));
+        }
+    }
+    // Only a walk that goes on can restart; its restart reads the seconds
+    // after `last - 1s` again, and only the page's end is in them.
+    let mut last_second = Vec::new();
+    if let (Some(last), false, Some(_)) = (last, passed_end, &page.next_page_token) {
+        for raw in page.data.iter().rev() {
+            let keys = run.keys.read(raw)?;
+            if keys.cursor <= last - SECOND {
+                break;
+            }
+            last_second.push((keys.cursor, keys.id.into_owned()));
         }
     }
     Ok(KeysetPage {
         batch,
+        keys: keys_emitted,
         last,
+        last_second,
         newest,
         passed_end,
         next_page_token: page.next_page_token,
@@ -204,7 +256,7 @@ mod tests {
     use crate::read::test_support::{
         Answer, ScriptedRun, Sent, UPPER, keyset_page, scripted, settings, t,
     };
-    use crate::streams::{CUSTOMERS, Walk};
+    use crate::streams::{CUSTOMERS, ORDER_EVENTS, Walk};
 
     const LO: &str = "2024-01-01T10:00:00Z";
 
@@ -361,8 +413,9 @@ mod tests {
             ),
         ]);
         walk_slice(&run).await.unwrap();
-        // The second of the last page is read again, nothing is lost.
-        assert_eq!(run.sink.ids("id"), ["a", "b", "b", "c"]);
+        // The second of the last page is read again, nothing is lost, and
+        // what was emitted of it is not emitted again.
+        assert_eq!(run.sink.ids("id"), ["a", "b", "c"]);
         assert_eq!(run.pages.param("page_token"), ["-", "t1", "-"]);
         assert_eq!(
             run.pages.param("updated_after"),
@@ -385,6 +438,52 @@ mod tests {
         let run = customers(vec![Answer::Status(400)]);
         let error = walk_slice(&run).await.unwrap_err();
         assert_eq!(error.status(), Some(400));
+    }
+
+    #[tokio::test]
+    async fn restarts_over_records_emitted_before_still_count_as_progress() {
+        let state = crate::state::StreamState {
+            cursor: Some(t(LO)),
+            ..Default::default()
+        };
+        let mut answers = Vec::new();
+        let mut earlier = crate::state::EmittedKeys::default();
+        // Each page moves one second on, over events an earlier sync emitted,
+        // and its token has expired by the next request.
+        for minute in 1..=(MAX_RESTARTS_WITHOUT_PROGRESS + 2) {
+            let at = format!("2024-01-01T10:0{minute}:00Z");
+            earlier.insert(t(&at), &format!("e{minute}"));
+            answers.push(keyset_page(
+                &ORDER_EVENTS,
+                &[(&format!("e{minute}"), &at), (&format!("e{minute}"), &at)],
+                Some("t"),
+            ));
+            answers.push(Answer::Status(400));
+        }
+        answers.push(keyset_page(&ORDER_EVENTS, &[], None));
+        let run = scripted(
+            &ORDER_EVENTS,
+            SyncMode::Incremental,
+            Some(state),
+            settings(),
+            answers,
+        );
+        let slice = Slice {
+            lo: Some(t(LO)),
+            hi: t(UPPER),
+        };
+        let tracker = SliceTracker::new(
+            run.mode,
+            run.settings.checkpoint_interval,
+            slice.lo,
+            &[slice],
+        )
+        .remembering(earlier, chrono::TimeDelta::minutes(10), 100);
+        let Walk::Keyset(keyset) = ORDER_EVENTS.walk else {
+            panic!("order events are a keyset stream");
+        };
+        keyset.walk(&run, 0, slice, &tracker).await.unwrap();
+        assert!(run.sink.ids("event_id").is_empty());
     }
 
     #[tokio::test]

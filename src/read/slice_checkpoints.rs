@@ -7,6 +7,12 @@
 //! what is certain: every slice before it finished, and the safe position
 //! inside the first unfinished one. Records of later slices may already be
 //! out; a sync resumed from the checkpoint reads them again (at-least-once).
+//!
+//! A stream with a lookback (order events) also remembers the keys it
+//! emitted ([`EmittedKeys`]) and writes those the next read goes back to
+//! into every state, so that re-reading them emits nothing twice: those
+//! after the lookback window of the state's cursor, at most a bound of them
+//! (the newest; past it, the oldest seconds may come again, with a WARN).
 
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +23,7 @@ use tokio::sync::Mutex;
 use super::batch::Batch;
 use super::stream::Sink;
 use crate::protocol::{LogLevel, SyncMode};
-use crate::state::{Resume, StreamState};
+use crate::state::{EmittedKeys, Resume, StreamState};
 
 /// One second, the API's timestamp precision.
 pub const SECOND: TimeDelta = TimeDelta::seconds(1);
@@ -72,9 +78,21 @@ pub fn split(lo: DateTime<Utc>, hi: DateTime<Utc>, parts: usize) -> Vec<Slice> {
 pub struct SliceTracker {
     mode: SyncMode,
     interval: NonZeroU64,
+    /// Set for streams that remember the keys they emit.
+    memory: Option<Memory>,
     progress: Mutex<Progress>,
     /// Records skipped on purpose for a cursor past the sync's upper bound.
     beyond_window: AtomicU64,
+}
+
+/// What a remembering stream knows before the sync, and how much it keeps.
+struct Memory {
+    /// The keys the input state says were emitted: never emitted again.
+    earlier: EmittedKeys,
+    /// How far before its cursor the next sync reads again.
+    lookback: TimeDelta,
+    /// At most this many keys are kept.
+    bound: usize,
 }
 
 struct Progress {
@@ -86,6 +104,10 @@ struct Progress {
     /// The latest cursor among the records emitted.
     newest: Option<DateTime<Utc>>,
     since_checkpoint: u64,
+    /// Remembering streams: the keys emitted, before this sync or in it.
+    emitted: EmittedKeys,
+    /// The latest cursor whose keys were forgotten to stay within the bound.
+    forgotten: Option<DateTime<Utc>>,
 }
 
 struct SliceProgress {
@@ -121,6 +143,7 @@ impl SliceTracker {
             mode,
             interval,
             beyond_window: AtomicU64::new(0),
+            memory: None,
             progress: Mutex::new(Progress {
                 slices: slices
                     .iter()
@@ -134,8 +157,35 @@ impl SliceTracker {
                 claimed: baseline,
                 newest: None,
                 since_checkpoint: 0,
+                emitted: EmittedKeys::default(),
+                forgotten: None,
             }),
         }
+    }
+
+    /// Makes the tracker remember the keys emitted, starting from `earlier`
+    /// (the input state's), keeping at most `bound` of those the next read
+    /// goes back to (`lookback` before the cursor).
+    pub fn remembering(mut self, earlier: EmittedKeys, lookback: TimeDelta, bound: usize) -> Self {
+        self.progress.get_mut().emitted = earlier.clone();
+        self.memory = Some(Memory {
+            earlier,
+            lookback,
+            bound,
+        });
+        self
+    }
+
+    /// Whether the walks must hand over the keys they emit.
+    pub fn remembers(&self) -> bool {
+        self.memory.is_some()
+    }
+
+    /// Whether an earlier sync emitted this record: it is not emitted again.
+    pub fn emitted_before(&self, cursor: DateTime<Utc>, id: &str) -> bool {
+        self.memory
+            .as_ref()
+            .is_some_and(|memory| memory.earlier.contains(cursor, id))
     }
 
     /// Emits a page of records of `slice`, then records that every record
@@ -148,13 +198,50 @@ impl SliceTracker {
         safe: Option<DateTime<Utc>>,
         newest: Option<DateTime<Utc>>,
     ) {
+        self.emit_remembering(sink, slice, batch, Vec::new(), safe, newest)
+            .await;
+    }
+
+    /// [`SliceTracker::emit`] for a remembering stream: `keys` are the
+    /// cursor and id of each record of `batch`.
+    pub async fn emit_remembering(
+        &self,
+        sink: &impl Sink,
+        slice: usize,
+        batch: Batch,
+        keys: Vec<(DateTime<Utc>, String)>,
+        safe: Option<DateTime<Utc>>,
+        newest: Option<DateTime<Utc>>,
+    ) {
         let count = batch.count();
-        if count > 0 {
-            // Records go out before the progress that covers them is noted,
-            // so no checkpoint can precede its records.
-            sink.records(batch).await;
+        // Records go out before the progress that covers them is noted, so
+        // no checkpoint can precede its records. A remembering stream holds
+        // the progress meanwhile, so that a checkpoint of another slice
+        // cannot come between records and their keys: each state remembers
+        // exactly the records sent before it.
+        let mut progress = match &self.memory {
+            Some(_) => {
+                let progress = self.progress.lock().await;
+                if count > 0 {
+                    sink.records(batch).await;
+                }
+                progress
+            }
+            None => {
+                if count > 0 {
+                    sink.records(batch).await;
+                }
+                self.progress.lock().await
+            }
+        };
+        if let Some(memory) = &self.memory {
+            let progress = &mut *progress;
+            for (cursor, id) in &keys {
+                progress.emitted.insert(*cursor, id);
+            }
+            let forgotten = progress.emitted.keep_newest(memory.bound);
+            progress.forgotten = progress.forgotten.max(forgotten);
         }
-        let mut progress = self.progress.lock().await;
         let entry = &mut progress.slices[slice];
         entry.safe = entry.safe.max(safe);
         progress.newest = progress.newest.max(newest);
@@ -178,7 +265,8 @@ impl SliceTracker {
         if certain > progress.claimed {
             progress.claimed = certain;
             progress.since_checkpoint = 0;
-            sink.state(self.state_at(certain)).await;
+            let state = self.state_at(certain, progress);
+            sink.state(state).await;
         }
     }
 
@@ -198,35 +286,70 @@ impl SliceTracker {
             )
             .await;
         }
-        let progress = self.progress.lock().await;
+        let mut progress = self.progress.lock().await;
         let state = match self.mode {
             // Every record up to `hi` is out, but the cursor claims only the
             // newest record seen (or what was claimed before), so a sync
             // that finds nothing new leaves the state as it was.
-            SyncMode::Incremental => StreamState {
-                cursor: progress.claimed.max(progress.newest),
-                resume: None,
-            },
+            SyncMode::Incremental => {
+                let cursor = progress.claimed.max(progress.newest);
+                if let Some(warning) = self.forgotten_warning(cursor, &progress) {
+                    sink.log(LogLevel::Warn, warning).await;
+                }
+                self.state_at(cursor, &mut progress)
+            }
             // A completed full refresh starts over next time.
             SyncMode::FullRefresh => StreamState::default(),
         };
         sink.state(state).await;
     }
 
-    fn state_at(&self, cursor: Option<DateTime<Utc>>) -> StreamState {
+    /// The state claiming `cursor`; a remembering stream's forgets the
+    /// keys the next read does not go back to.
+    fn state_at(&self, cursor: Option<DateTime<Utc>>, progress: &mut Progress) -> StreamState {
         match self.mode {
             SyncMode::Incremental => StreamState {
                 cursor,
                 resume: None,
+                emitted: match &self.memory {
+                    Some(memory) => {
+                        // Later states claim at least `cursor`: what is
+                        // forgotten now is never needed again.
+                        progress
+                            .emitted
+                            .forget_through(cursor.map(|c| c - memory.lookback));
+                        progress.emitted.clone()
+                    }
+                    None => EmittedKeys::default(),
+                },
             },
             SyncMode::FullRefresh => StreamState {
-                cursor: None,
                 resume: Some(Resume {
                     after: cursor,
                     ..Resume::default()
                 }),
+                ..StreamState::default()
             },
         }
+    }
+
+    /// A warning if the bound made the state forget keys that the next
+    /// read, from `cursor`, goes back to.
+    fn forgotten_warning(
+        &self,
+        cursor: Option<DateTime<Utc>>,
+        progress: &Progress,
+    ) -> Option<String> {
+        let memory = self.memory.as_ref()?;
+        let forgotten = progress.forgotten?;
+        let window = cursor.map(|c| c - memory.lookback);
+        (window.is_none_or(|w| forgotten > w)).then(|| {
+            format!(
+                "the lookback window holds more than {} records; the state remembers the newest, so the next sync may emit those up to {} again",
+                memory.bound,
+                api_instant(forgotten)
+            )
+        })
     }
 }
 
@@ -278,6 +401,8 @@ mod tests {
             claimed: None,
             newest: None,
             since_checkpoint: 0,
+            emitted: EmittedKeys::default(),
+            forgotten: None,
         }
     }
 

@@ -69,6 +69,12 @@ pub trait Sink: Send + Sync {
     fn record_frame(&self) -> RecordFrame;
 }
 
+/// The keys of its lookback window a stream remembers at most: ids of
+/// about 16 characters make a state of at most about 250 KB, and 10,000
+/// events in a 10-minute window is 16 a second, sustained. Past it, the
+/// oldest seconds of the window may be emitted again (with a WARN).
+pub const MAX_REMEMBERED_KEYS: usize = 10_000;
+
 /// The settings of a read that the walks use, settled once for all streams.
 #[derive(Debug, Clone)]
 pub struct ReadSettings {
@@ -86,6 +92,9 @@ pub struct ReadSettings {
     pub checkpoint_interval: NonZeroU64,
     /// The configured lookback of streams that have one.
     pub lookback: TimeDelta,
+    /// Streams with a lookback remember at most this many keys of their
+    /// window in their state ([`MAX_REMEMBERED_KEYS`]).
+    pub max_remembered_keys: usize,
     /// The upper bound of every window: records updated later wait for the
     /// next sync, so that the sync ends while the shop keeps writing.
     pub upper: DateTime<Utc>,
@@ -102,6 +111,7 @@ impl ReadSettings {
             max_concurrency: config.max_concurrency,
             checkpoint_interval: config.checkpoint_interval,
             lookback: config.events_lookback,
+            max_remembered_keys: MAX_REMEMBERED_KEYS,
             upper,
         }
     }

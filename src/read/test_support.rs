@@ -198,6 +198,7 @@ pub fn settings() -> ReadSettings {
         max_concurrency: NonZeroUsize::MIN,
         checkpoint_interval: NonZeroU64::MAX,
         lookback: TimeDelta::minutes(10),
+        max_remembered_keys: 100,
         upper: t(UPPER),
     }
 }

@@ -64,7 +64,7 @@ where
         // A cursor at or past the sync's upper bound: nothing to read yet,
         // not even a lookback window (a cursor from the future).
         run.sink.started_reading(Some(0)).await;
-        let tracker = SliceTracker::new(run.mode, run.settings.checkpoint_interval, baseline, &[]);
+        let tracker = tracker(&run, walk.lookback(), baseline, &[]);
         tracker.finish(&run.sink).await;
         return Ok(());
     }
@@ -93,12 +93,7 @@ where
         }
         _ => Vec::new(),
     };
-    let tracker = Arc::new(SliceTracker::new(
-        run.mode,
-        run.settings.checkpoint_interval,
-        baseline,
-        &slices,
-    ));
+    let tracker = Arc::new(tracker(&run, walk.lookback(), baseline, &slices));
     if slices.len() > 1 {
         run.log(
             LogLevel::Debug,
@@ -135,6 +130,34 @@ where
     }
     tracker.finish(&run.sink).await;
     Ok(())
+}
+
+/// The checkpoints of the read. Incremental syncs of a stream with a
+/// lookback remember the keys they emit, and skip those the input state
+/// remembers: the lookback window is read again, never emitted again.
+fn tracker<P: Pages, K: Sink>(
+    run: &StreamRun<P, K>,
+    lookback: Option<Lookback>,
+    baseline: Option<DateTime<Utc>>,
+    slices: &[Slice],
+) -> SliceTracker {
+    let settings = &run.settings;
+    let tracker = SliceTracker::new(run.mode, settings.checkpoint_interval, baseline, slices);
+    match (lookback, run.mode) {
+        (Some(lookback), SyncMode::Incremental) => {
+            let earlier = run
+                .state
+                .as_ref()
+                .map(|state| state.emitted.clone())
+                .unwrap_or_default();
+            tracker.remembering(
+                earlier,
+                lookback.length(settings.lookback),
+                settings.max_remembered_keys,
+            )
+        }
+        _ => tracker,
+    }
 }
 
 /// The exclusive lower bound of the window, and the cursor the input state
@@ -209,7 +232,7 @@ mod tests {
     fn at_cursor(cursor: &str) -> Option<StreamState> {
         Some(StreamState {
             cursor: Some(t(cursor)),
-            resume: None,
+            ..StreamState::default()
         })
     }
 
@@ -327,6 +350,179 @@ mod tests {
         )
         .await;
         assert_eq!(run.pages.param("updated_after"), ["2024-01-01T11:00:00Z"]);
+    }
+
+    /// An order events state at `cursor` remembering `emitted` events.
+    fn events_state(cursor: &str, emitted: &[(&str, &str)]) -> Option<StreamState> {
+        let mut state = at_cursor(cursor)?;
+        for (id, at) in emitted {
+            state.emitted.insert(t(at), id);
+        }
+        Some(state)
+    }
+
+    /// An incremental read of order events from `state`: the probe finds
+    /// the first of `rows`, then one page holds them all.
+    async fn read_events(
+        state: Option<StreamState>,
+        settings: ReadSettings,
+        rows: &[(&str, &str)],
+    ) -> Arc<ScriptedRun> {
+        let events = def("order_events");
+        read_keyset(
+            "order_events",
+            SyncMode::Incremental,
+            state,
+            settings,
+            vec![
+                keyset_page(events, &rows[..1], Some("x")),
+                keyset_page(events, rows, None),
+            ],
+        )
+        .await
+    }
+
+    fn final_state(run: &ScriptedRun) -> StreamState {
+        let state = run.sink.states().pop().expect("a final state");
+        serde_json::from_value(state).unwrap()
+    }
+
+    const WINDOW: [(&str, &str); 2] = [
+        ("e1", "2024-01-01T10:55:00Z"),
+        ("e2", "2024-01-01T11:00:00Z"),
+    ];
+
+    #[tokio::test]
+    async fn a_sync_with_nothing_new_emits_no_event_and_keeps_the_state() {
+        let state = events_state("2024-01-01T11:00:00Z", &WINDOW);
+        let run = read_events(state.clone(), settings(), &WINDOW).await;
+        assert!(run.sink.ids("event_id").is_empty());
+        assert_eq!(run.sink.states(), [state.unwrap().to_value()]);
+    }
+
+    #[tokio::test]
+    async fn a_late_event_inside_the_window_is_emitted_once() {
+        let rows = [WINDOW[0], ("late", "2024-01-01T10:58:00Z"), WINDOW[1]];
+        let state = events_state("2024-01-01T11:00:00Z", &WINDOW);
+        let first = read_events(state, settings(), &rows).await;
+        assert_eq!(first.sink.ids("event_id"), ["late"]);
+        let after = final_state(&first);
+        assert!(after.emitted.contains(t("2024-01-01T10:58:00Z"), "late"));
+        assert_eq!(after.cursor, Some(t("2024-01-01T11:00:00Z")));
+
+        let second = read_events(Some(after), settings(), &rows).await;
+        assert!(second.sink.ids("event_id").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_state_without_the_memory_emits_the_window_once_more_then_remembers_it() {
+        let state = at_cursor("2024-01-01T11:00:00Z");
+        let run = read_events(state, settings(), &WINDOW).await;
+        assert_eq!(run.sink.ids("event_id"), ["e1", "e2"]);
+        assert_eq!(
+            run.sink.states(),
+            [json!({
+                "cursor": "2024-01-01T11:00:00Z",
+                "emitted": {
+                    "2024-01-01T10:55:00Z": ["e1"],
+                    "2024-01-01T11:00:00Z": ["e2"],
+                }
+            })]
+        );
+    }
+
+    #[tokio::test]
+    async fn events_before_the_lookback_window_of_the_new_cursor_are_forgotten() {
+        let rows = [WINDOW[0], ("new", "2024-01-01T11:30:00Z")];
+        let state = events_state("2024-01-01T11:00:00Z", &WINDOW[..1]);
+        let run = read_events(state, settings(), &rows).await;
+        assert_eq!(run.sink.ids("event_id"), ["new"]);
+        assert_eq!(
+            run.sink.states(),
+            [json!({
+                "cursor": "2024-01-01T11:30:00Z",
+                "emitted": {"2024-01-01T11:30:00Z": ["new"]}
+            })]
+        );
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_the_oldest_events_may_come_again_with_a_warning() {
+        let mut settings = settings();
+        settings.max_remembered_keys = 2;
+        let rows = [("e0", "2024-01-01T10:52:00Z"), WINDOW[0], WINDOW[1]];
+        let first = read_events(at_cursor("2024-01-01T11:00:00Z"), settings.clone(), &rows).await;
+        assert_eq!(first.sink.ids("event_id"), ["e0", "e1", "e2"]);
+        assert!(first.sink.sent().iter().any(
+            |s| matches!(s, Sent::Log(m) if m.contains("more than 2") && m.contains("10:52:00Z"))
+        ));
+        let after = final_state(&first);
+        assert_eq!(after.emitted.len(), 2);
+
+        // At least once, never lost: only the forgotten event comes again.
+        let second = read_events(Some(after), settings, &rows).await;
+        assert_eq!(second.sink.ids("event_id"), ["e0"]);
+    }
+
+    #[tokio::test]
+    async fn a_sync_resumed_from_a_checkpoint_emits_only_what_came_after_it() {
+        let mut settings = settings();
+        settings.checkpoint_interval = std::num::NonZeroU64::MIN;
+        let events = def("order_events");
+        let pages = |rows: &[&[(&str, &str)]]| -> Vec<Answer> {
+            let mut answers = vec![keyset_page(events, &rows[0][..1], Some("x"))];
+            for (i, page) in rows.iter().enumerate() {
+                let token = (i + 1 < rows.len()).then_some("t");
+                answers.push(keyset_page(events, page, token));
+            }
+            answers
+        };
+        let (a, b, c) = (
+            ("a", "2024-01-01T10:01:00Z"),
+            ("b", "2024-01-01T10:02:00Z"),
+            ("c", "2024-01-01T10:03:00Z"),
+        );
+        let killed = read_keyset(
+            "order_events",
+            SyncMode::Incremental,
+            None,
+            settings.clone(),
+            pages(&[&[a, b], &[c]]),
+        )
+        .await;
+        // The first checkpoint claims 10:01:59 but remembers b too.
+        let checkpoint: StreamState =
+            serde_json::from_value(killed.sink.states()[0].clone()).unwrap();
+        assert_eq!(checkpoint.cursor, Some(t("2024-01-01T10:01:59Z")));
+
+        let resumed = read_keyset(
+            "order_events",
+            SyncMode::Incremental,
+            Some(checkpoint),
+            settings,
+            pages(&[&[a, b, c]]),
+        )
+        .await;
+        assert_eq!(resumed.sink.ids("event_id"), ["c"]);
+    }
+
+    #[tokio::test]
+    async fn a_full_refresh_of_order_events_neither_skips_nor_remembers() {
+        let state = events_state("2024-01-01T11:00:00Z", &WINDOW);
+        let events = def("order_events");
+        let run = read_keyset(
+            "order_events",
+            SyncMode::FullRefresh,
+            state,
+            settings(),
+            vec![
+                keyset_page(events, &WINDOW[..1], Some("x")),
+                keyset_page(events, &WINDOW, None),
+            ],
+        )
+        .await;
+        assert_eq!(run.sink.ids("event_id"), ["e1", "e2"]);
+        assert_eq!(run.sink.states(), [json!({})]);
     }
 
     #[tokio::test]
