@@ -32,3 +32,6 @@ bash scripts/airbyte/run-all.sh
 
 step "Fivetran Connector SDK package (fivetran debug against the sandbox)"
 bash scripts/fivetran/run-tests.sh
+
+step "Meltano: tap-ecommerce under the real meltano CLI into PostgreSQL"
+bash scripts/meltano/run-tests.sh

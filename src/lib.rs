@@ -23,6 +23,7 @@ pub mod config;
 pub mod discover;
 pub mod error;
 pub mod http;
+pub mod json_scan;
 pub mod protocol;
 pub mod read;
 pub mod secrets;

@@ -19,6 +19,8 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+use crate::json_scan::{Scanned, scan_string, skip_value, skip_whitespace};
+
 /// The date-time fields of one stream's records, compiled from its JSON schema.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct DateTimePlan {
@@ -450,79 +452,6 @@ impl StreamTimestamps {
             }
         })
     }
-}
-
-/// A string's contents start at `start`; `end` is one past its closing quote.
-struct Scanned {
-    start: usize,
-    end: usize,
-    escaped: bool,
-}
-
-/// Scans the string whose opening quote is at `at`.
-fn scan_string(bytes: &[u8], at: usize) -> Option<Scanned> {
-    if bytes.get(at) != Some(&b'"') {
-        return None;
-    }
-    let start = at + 1;
-    let mut i = start;
-    let mut escaped = false;
-    loop {
-        i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
-        if bytes[i] == b'"' {
-            return Some(Scanned {
-                start,
-                end: i + 1,
-                escaped,
-            });
-        }
-        escaped = true;
-        i += 2;
-    }
-}
-
-/// The position after the (valid JSON) value that starts at `at`.
-fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
-    let (open, close) = match *bytes.get(at)? {
-        b'"' => return Some(scan_string(bytes, at)?.end),
-        b'{' => (b'{', b'}'),
-        b'[' => (b'[', b']'),
-        _ => {
-            let rest = &bytes[at..];
-            let end = rest
-                .iter()
-                .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
-                .unwrap_or(rest.len());
-            return Some(at + end);
-        }
-    };
-    // Valid JSON: brackets of the other kind are balanced on their own.
-    let mut depth = 0usize;
-    let mut i = at;
-    loop {
-        i += memchr::memchr3(b'"', open, close, bytes.get(i..)?)?;
-        match bytes[i] {
-            b'"' => {
-                i = scan_string(bytes, i)?.end;
-                continue;
-            }
-            b if b == open => depth += 1,
-            _ => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-        }
-        i += 1;
-    }
-}
-
-fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
-    while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
-        at += 1;
-    }
-    at
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::http::BodyError;
+use crate::json_scan::{scan_string, skip_value, skip_whitespace};
 
 /// The fields of one record that the connector reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,80 +211,6 @@ fn top_level_strings<'a>(
             _ => return None,
         }
     }
-}
-
-/// A string's contents start at `start`; `end` is one past its closing quote.
-struct Scanned {
-    start: usize,
-    end: usize,
-    escaped: bool,
-}
-
-/// Scans the string whose opening quote is at `at`.
-fn scan_string(bytes: &[u8], at: usize) -> Option<Scanned> {
-    if bytes.get(at) != Some(&b'"') {
-        return None;
-    }
-    let start = at + 1;
-    let mut i = start;
-    let mut escaped = false;
-    loop {
-        i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
-        if bytes[i] == b'"' {
-            return Some(Scanned {
-                start,
-                end: i + 1,
-                escaped,
-            });
-        }
-        escaped = true;
-        i += 2;
-    }
-}
-
-/// The position after the value that starts at `at`.
-fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
-    let (open, close) = match *bytes.get(at)? {
-        b'"' => return Some(scan_string(bytes, at)?.end),
-        b'{' => (b'{', b'}'),
-        b'[' => (b'[', b']'),
-        _ => {
-            let rest = &bytes[at..];
-            let end = rest
-                .iter()
-                .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
-                .unwrap_or(rest.len());
-            return Some(at + end);
-        }
-    };
-    // The JSON is valid, so brackets of the other kind inside are balanced
-    // on their own: only this kind and strings need tracking.
-    let mut depth = 0usize;
-    let mut i = at;
-    loop {
-        i += memchr::memchr3(b'"', open, close, bytes.get(i..)?)?;
-        match bytes[i] {
-            b'"' => {
-                i = scan_string(bytes, i)?.end;
-                continue;
-            }
-            b if b == open => depth += 1,
-            _ => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-        }
-        i += 1;
-    }
-}
-
-fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
-    while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
-        at += 1;
-    }
-    at
 }
 
 struct KeysSeed<'f> {
