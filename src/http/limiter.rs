@@ -56,6 +56,8 @@ struct ServerBucket {
     refill: Option<f64>,
     /// When the API says its bucket is full again.
     full_at: Option<SystemTime>,
+    /// The tokens the bucket held at the last answer, as we believe it.
+    believed: Option<(f64, Instant)>,
 }
 
 /// The API's rate-limit headers of one response.
@@ -104,6 +106,29 @@ pub fn pace(remaining: u64, refill: f64, in_flight: u32) -> Pace {
     }
     let share = ((remaining as f64 + EMPTY_SHARE) / (reserve as f64 + EMPTY_SHARE)).min(1.0);
     Pace::Every(seconds(1.0 / (refill * share)))
+}
+
+/// The tokens to believe the bucket holds after an answer: what it says,
+/// but never more than the last belief plus what refilled since. Answers of
+/// requests in flight together arrive in any order, and an older one (more
+/// tokens left when the server counted) must not undo a newer, lower count.
+fn believed_remaining(
+    before: Option<(f64, Instant)>,
+    headers: RateLimitHeaders,
+    refill: f64,
+    now: Instant,
+) -> f64 {
+    let said = headers.remaining as f64;
+    let Some((tokens, at)) = before else {
+        return said;
+    };
+    let refilled = refill.max(0.0) * now.saturating_duration_since(at).as_secs_f64();
+    let most = (tokens + refilled).min(headers.limit as f64);
+    if most.is_finite() {
+        said.min(most)
+    } else {
+        said
+    }
 }
 
 /// `secs` as a duration, NaN and negatives as zero, at most [`LONGEST_WAIT`].
@@ -192,7 +217,9 @@ impl RateLimiter {
         let refill = bucket
             .refill
             .unwrap_or_else(|| headers.limit.max(1) as f64 / headers.seconds_to_full.max(1.0));
-        match pace(headers.remaining, refill, self.concurrency) {
+        let remaining = believed_remaining(bucket.believed, headers, refill, Instant::now());
+        bucket.believed = Some((remaining, Instant::now()));
+        match pace(remaining as u64, refill, self.concurrency) {
             Pace::Free => {
                 bucket.spacing = None;
                 bucket.next_slot = None;
@@ -254,6 +281,25 @@ mod tests {
         assert_eq!(pace(0, f64::NAN, 4), Pace::Every(Duration::ZERO));
         assert_eq!(pace(0, f64::INFINITY, 4), Pace::Every(Duration::ZERO));
         assert_eq!(pace(u64::MAX, 1.0, u32::MAX), Pace::Free);
+    }
+
+    #[test]
+    fn an_older_answer_with_more_tokens_left_does_not_undo_a_lower_count() {
+        let now = Instant::now();
+        let low = Some((2.0, now));
+        assert_eq!(
+            believed_remaining(low, headers(40, 30, 1.0), 20.0, now),
+            2.0
+        );
+        let later = now + Duration::from_millis(500);
+        assert_eq!(
+            believed_remaining(low, headers(40, 30, 1.0), 20.0, later),
+            12.0
+        );
+        assert_eq!(
+            believed_remaining(None, headers(40, 30, 1.0), 20.0, now),
+            30.0
+        );
     }
 
     #[test]
