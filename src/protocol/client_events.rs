@@ -148,24 +148,10 @@ fn prefix(stream: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{self, Write};
-    use std::sync::{Arc, Mutex};
     use std::time::{Duration, SystemTime};
 
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::protocol::Captured;
 
     /// The messages `events` become at log `level`, parsed.
     async fn written(level: LogLevel, events: Vec<ClientEvent<'_>>) -> Vec<serde_json::Value> {

@@ -16,6 +16,8 @@ pub use catalog::{
     SyncMode,
 };
 pub use client_events::AirbyteClientEvents;
+#[cfg(test)]
+pub(crate) use emitter::Captured;
 pub use emitter::{Emitter, EmitterHandle, Output, StreamId};
 pub use format::{Airbyte, Format, FormatWriter, RecordFrame};
 pub use messages::{
