@@ -157,6 +157,40 @@ fn products_page(n: usize, has_more: bool, total: u64) -> Vec<u8> {
     )
 }
 
+/// A page-numbered page of orders `ids`, updated a second apart from
+/// 2024-01-01, with `has_more`.
+fn orders_page(ids: std::ops::Range<usize>, has_more: bool) -> Vec<u8> {
+    let data: Vec<Value> = ids
+        .map(|n| {
+            json!({
+                "id": format!("ord_{n:06}"),
+                "created_at": "2024-01-01T00:00:00Z",
+                "updated_at": format!("2024-01-01T00:{:02}:{:02}Z", (n / 60) % 60, n % 60),
+            })
+        })
+        .collect();
+    answer(
+        200,
+        &[now_header()],
+        &json!({"data": data, "page": 1, "has_more": has_more}).to_string(),
+    )
+}
+
+/// A 429 whose `Retry-After` is `value`.
+fn rate_limited(value: &str) -> Vec<u8> {
+    answer(
+        429,
+        &[now_header(), ("Retry-After", value.to_owned())],
+        r#"{"error":{"code":"rate_limited","message":"slow down"}}"#,
+    )
+}
+
+/// Reads that a rate limit holds beyond `max_retry_seconds`.
+const RATE_LIMITED_BEYOND_BUDGET: Expect = Expect::Fails {
+    failure_type: "transient_error",
+    says: "max_retry_seconds",
+};
+
 /// How a case must end.
 enum Expect {
     /// The read fails with this failure type, its message saying this.
@@ -364,6 +398,50 @@ hostile_cases! {
             answer(200, &[now_header()], &body)
         })
     }, Expect::Fails { failure_type: "system_error", says: "record 1 of the page" });
+
+    an_empty_first_page_that_claims_more_is_an_error: case("orders", |r| {
+        (r.path == "/v1/orders").then(|| {
+            if r.query.contains("limit=1&") || r.query.ends_with("limit=1") {
+                orders_page(0..1, false) // the probe sees a record
+            } else {
+                orders_page(0..0, true)
+            }
+        })
+    }, Expect::Fails { failure_type: "system_error", says: "claims has_more" });
+
+    a_count_without_records_is_an_error: case("customers", |r| {
+        (r.path == "/v1/customers").then(|| answer(
+            200,
+            &[now_header(), ("X-Total-Count", "5".into())],
+            r#"{"data":[],"next_page_token":null}"#,
+        ))
+    }, Expect::Fails { failure_type: "system_error", says: "X-Total-Count says 5" });
+
+    a_record_only_the_probe_ever_finds_is_an_error: case("customers", |r| {
+        (r.path == "/v1/customers").then(|| {
+            if r.query.contains("limit=1&") || r.query.ends_with("limit=1") {
+                customers_page(0..1, None)
+            } else {
+                customers_page(0..0, None)
+            }
+        })
+    }, Expect::Fails { failure_type: "system_error", says: "none when the window is walked" });
+
+    a_retry_after_of_a_day_is_a_transient_error_at_once: case("customers", |r| {
+        (r.path == "/v1/customers").then(|| rate_limited("86400"))
+    }, RATE_LIMITED_BEYOND_BUDGET);
+
+    a_retry_after_of_u64_max_is_a_transient_error_not_a_panic: case("customers", |r| {
+        (r.path == "/v1/customers").then(|| rate_limited("18446744073709551615"))
+    }, RATE_LIMITED_BEYOND_BUDGET);
+
+    a_retry_after_date_in_the_year_9999_is_a_transient_error: case("customers", |r| {
+        (r.path == "/v1/customers").then(|| rate_limited("Fri, 31 Dec 9999 23:59:59 GMT"))
+    }, RATE_LIMITED_BEYOND_BUDGET);
+
+    a_retry_after_that_is_no_number_waits_the_minimum_within_the_budget: case("customers", |r| {
+        (r.path == "/v1/customers").then(|| rate_limited("-5 or so"))
+    }, RATE_LIMITED_BEYOND_BUDGET);
 
     a_server_clock_a_century_ahead_is_not_trusted: case("customers", |r| match r.path.as_str() {
         "/v1/account" => Some(answer(200, &[("Date", "Fri, 01 Jan 2100 00:00:00 GMT".into())], "{}")),

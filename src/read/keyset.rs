@@ -155,6 +155,9 @@ async fn walk<P: Pages, K: Sink>(
             page.last.map(|last| last - SECOND).max(slice.lo)
         };
         tracker.skipped_beyond_window(page.beyond_window);
+        if page.read > 0 {
+            tracker.found_records();
+        }
         // Progress is records emitted or a position that moved (a re-read
         // lookback window emits none). Records emitted before do not count:
         // a tie wider than a page, read again from its start after each

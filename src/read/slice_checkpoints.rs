@@ -15,7 +15,7 @@
 //! (the newest; past it, the oldest seconds may come again, with a WARN).
 
 use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use tokio::sync::Mutex;
@@ -83,6 +83,8 @@ pub struct SliceTracker {
     progress: Mutex<Progress>,
     /// Records skipped on purpose for a cursor past the sync's upper bound.
     beyond_window: AtomicU64,
+    /// Whether any walk saw a record, kept or not.
+    found: AtomicBool,
 }
 
 /// What a remembering stream knows before the sync, and how much it keeps.
@@ -143,6 +145,7 @@ impl SliceTracker {
             mode,
             interval,
             beyond_window: AtomicU64::new(0),
+            found: AtomicBool::new(false),
             memory: None,
             progress: Mutex::new(Progress {
                 slices: slices
@@ -270,13 +273,24 @@ impl SliceTracker {
         }
     }
 
-    /// Writes the stream's final state, after every slice finished.
+    /// Notes that a walk saw records in its window, kept or not.
+    pub fn found_records(&self) {
+        self.found.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether any walk saw a record: a window the probe found records in
+    /// but no walk did is a contradiction of the API's.
+    pub fn any_found(&self) -> bool {
+        self.found.load(Ordering::Relaxed)
+    }
+
     /// Notes `count` records skipped for a cursor past the sync's upper
     /// bound, which [`SliceTracker::finish`] reports in one WARN.
     pub fn skipped_beyond_window(&self, count: u64) {
         self.beyond_window.fetch_add(count, Ordering::Relaxed);
     }
 
+    /// Writes the stream's final state, after every slice finished.
     pub async fn finish(&self, sink: &impl Sink) {
         let skipped = self.beyond_window.load(Ordering::Relaxed);
         if skipped > 0 {

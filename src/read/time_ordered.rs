@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
 use super::page_body::PageBody;
-use super::slice_checkpoints::{SECOND, Slice, SliceTracker, ceil_second, split};
+use super::slice_checkpoints::{SECOND, Slice, SliceTracker, api_instant, ceil_second, split};
 use super::stream::{Pages, Sink, StreamRun};
 use crate::error::{Error, Result};
-use crate::http::ApiRequest;
+use crate::http::{ApiRequest, BodyError};
 use crate::protocol::{LogLevel, SyncMode};
 use crate::streams::Lookback;
 
@@ -70,19 +70,7 @@ where
     }
 
     let probe = walk.probe(&run, lo, hi);
-    let (earliest, total) = {
-        let _permit = run.pages.permit().await?;
-        run.pages
-            .get_with_total(&probe, |body, total| {
-                let page = PageBody::parse(body)?;
-                let earliest = match page.data.first() {
-                    Some(raw) => Some(run.keys.read(raw)?.cursor),
-                    None => None,
-                };
-                Ok((earliest, total))
-            })
-            .await?
-    };
+    let (earliest, total) = probe_window(&run, &probe).await?;
     run.sink.started_reading(total).await;
 
     let slices = match earliest {
@@ -128,8 +116,51 @@ where
             else => break,
         }
     }
+    if earliest.is_some_and(|earliest| earliest <= hi) && !tracker.any_found() {
+        // The probe saw a record in the window and no walk did. A record
+        // updated meanwhile leaves the window; one that is still there when
+        // asked again was lost by the API's filters or pages.
+        if let (Some(again), _) = probe_window(&run, &probe).await?
+            && again <= hi
+        {
+            return Err(Error::system(format!(
+                "Stream {}: the API lists a record updated at {} in the sync's window when \
+                 asked for the first one (GET {}), but none when the window is walked. It \
+                 does not apply its filters or pages consistently; the sync stopped instead \
+                 of reporting the window as read. Report this to the API's maintainers.",
+                run.def.name,
+                api_instant(again),
+                run.def.path
+            )));
+        }
+    }
     tracker.finish(&run.sink).await;
     Ok(())
+}
+
+/// The earliest record of the probe's window, and the count the API gives.
+async fn probe_window<P: Pages, K: Sink>(
+    run: &StreamRun<P, K>,
+    probe: &ApiRequest<'static>,
+) -> Result<(Option<DateTime<Utc>>, Option<u64>)> {
+    let _permit = run.pages.permit().await?;
+    run.pages
+        .get_with_total(probe, |body, total| {
+            let page = PageBody::parse(body)?;
+            let earliest = match page.data.first() {
+                Some(raw) => Some(run.keys.read(raw)?.cursor),
+                None => None,
+            };
+            // A count of records with no first one: the walk would find
+            // nothing and report the window as read.
+            if let (None, Some(total @ 1..)) = (earliest, total) {
+                return Err(BodyError::fatal(format!(
+                    "the first page holds no record, yet X-Total-Count says {total}"
+                )));
+            }
+            Ok((earliest, total))
+        })
+        .await
 }
 
 /// The checkpoints of the read. Incremental syncs of a stream with a
@@ -211,6 +242,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::error::FailureType;
     use crate::read::stream::ReadSettings;
     use crate::read::test_support::{
         Answer, ScriptedRun, Sent, UPPER, keyset_page, scripted, settings, t,
@@ -523,6 +555,76 @@ mod tests {
         .await;
         assert_eq!(run.sink.ids("event_id"), ["e1", "e2"]);
         assert_eq!(run.sink.states(), [json!({})]);
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_counts_records_but_holds_none_is_an_error() {
+        let def = def("customers");
+        let run = Arc::new(scripted(
+            def,
+            SyncMode::FullRefresh,
+            None,
+            settings(),
+            vec![Answer::Page {
+                body: json!({"data": [], "next_page_token": null}),
+                total: Some(3),
+            }],
+        ));
+        let error = read(run.clone(), keyset(def)).await.unwrap_err();
+        assert!(
+            error.message().contains("X-Total-Count says 3"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_the_probe_finds_twice_but_no_walk_finds_is_an_error() {
+        let def = def("customers");
+        let seen = &[("a", "2024-01-01T10:00:00Z")];
+        let run = Arc::new(scripted(
+            def,
+            SyncMode::FullRefresh,
+            None,
+            settings(),
+            vec![
+                keyset_page(def, seen, Some("x")),
+                keyset_page(def, &[], None),
+                keyset_page(def, seen, Some("x")),
+            ],
+        ));
+        let error = read(run.clone(), keyset(def)).await.unwrap_err();
+        assert_eq!(error.failure_type(), FailureType::System);
+        assert!(
+            error.message().contains("none when the window is walked"),
+            "{}",
+            error.message()
+        );
+        assert!(
+            !run.sink
+                .sent()
+                .iter()
+                .any(|sent| matches!(sent, Sent::State(_)))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_record_that_left_the_window_during_the_walk_ends_the_read_normally() {
+        let def = def("customers");
+        let run = read_keyset(
+            "customers",
+            SyncMode::FullRefresh,
+            None,
+            settings(),
+            vec![
+                keyset_page(def, &[("a", "2024-01-01T10:00:00Z")], Some("x")),
+                keyset_page(def, &[], None),
+                keyset_page(def, &[], None),
+            ],
+        )
+        .await;
+        assert_eq!(run.pages.requests().len(), 3);
+        assert!(run.sink.ids("id").is_empty());
     }
 
     #[tokio::test]

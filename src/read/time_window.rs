@@ -107,11 +107,14 @@ async fn walk<P: Pages, K: Sink>(
             .window(run, after, slice.hi)
             .param("page", 1)
             .param("limit", run.page_size());
-        match run
+        let first = run
             .pages
             .get(&request, |body| first_page(run, body))
-            .await?
-        {
+            .await?;
+        if !matches!(first, FirstPage::Empty) {
+            tracker.found_records();
+        }
+        match first {
             FirstPage::Empty => break,
             FirstPage::Last { batch, newest } => {
                 tracker
@@ -181,10 +184,17 @@ fn first_page<P: Pages, K: Sink>(
     body: &[u8],
 ) -> Result<FirstPage, BodyError> {
     let page = PageBody::parse(body)?;
+    let has_more = page.more_pages()?;
     let (Some(first), Some(last)) = (page.data.first(), page.data.last()) else {
+        // Page 1 of a window that holds nothing cannot have more: ending
+        // here would drop whatever the API meant to send after it.
+        if has_more {
+            return Err(BodyError::fatal(
+                "page 1 of the window holds no record yet claims has_more",
+            ));
+        }
         return Ok(FirstPage::Empty);
     };
-    let has_more = page.more_pages()?;
     let first = run.keys.read(first)?.cursor;
     let last = run.keys.read(last)?.cursor;
     if has_more && first == last {
@@ -267,6 +277,19 @@ mod tests {
             ]]
         );
         assert!(run.sink.ids("id").is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_empty_first_page_that_claims_more_is_an_error_not_the_end() {
+        let run = orders(settings(), vec![numbered_page(&ORDERS, &[], true, None)]);
+        let error = walk_slice(&run).await.unwrap_err();
+        assert!(
+            error
+                .message()
+                .contains("holds no record yet claims has_more"),
+            "{}",
+            error.message()
+        );
     }
 
     #[tokio::test]
