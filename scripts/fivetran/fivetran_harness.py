@@ -68,6 +68,21 @@ def _wait_for_addresses(log_path: Path, process: subprocess.Popen[bytes]) -> tup
     raise RuntimeError(f"the sandbox did not listen within {SANDBOX_START_SECONDS} s")
 
 
+def declared_keys(project: Path, sandbox: Sandbox, api_key: str) -> dict[str, str]:
+    """Each stream's primary key as the packaged binary's `discover` declares it: the tests take the streams and
+    keys from the connector, never from a copy of them."""
+    config = project.parent / "discover-config.json"
+    config.write_text(json.dumps({"base_url": sandbox.url, "credentials": {"auth_type": "api_key", "api_key": api_key}}))
+    out = subprocess.run([str(project / "bin" / "source-ecommerce"), "discover", "--config", str(config)],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    catalog = next(message["catalog"] for message in map(json.loads, out.splitlines()) if message["type"] == "CATALOG")
+    keys = {}
+    for stream in catalog["streams"]:
+        [[key]] = stream["source_defined_primary_key"]
+        keys[stream["name"]] = key
+    return keys
+
+
 @contextmanager
 def running_sandbox(work: Path, *flags: str) -> Iterator[Sandbox]:
     """Starts the sandbox on free loopback ports with seed 42 and no rate limit, and stops it (by its pid) after."""

@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 
-from fivetran_harness import DebugRun, Sandbox, make_project, run_fivetran_debug, running_sandbox, sdk_home, warehouse_tables
+from fivetran_harness import DebugRun, Sandbox, declared_keys, make_project, run_fivetran_debug, running_sandbox, sdk_home, warehouse_tables
 
 API_KEY = "sk_test_fivetran_e2e_9f3c2a7d1b"
 DELETED = "_fivetran_deleted"
-STREAM_KEYS = {"customers": "id", "products": "id", "orders": "id", "order_events": "event_id"}
 SMALL_SANDBOX = ["--customers", "120", "--products", "30", "--orders", "500", "--order-events", "1000"]
 # Far below the SDK's 4 GB; what the run really uses is printed and recorded in the README.
 MEMORY_BUDGET_MB = 512
@@ -54,9 +53,9 @@ def comparable(column_type: str, stored: Any, truth: Any) -> tuple[Any, Any]:
     return stored, truth
 
 
-def differences(stream: str, types: dict[str, str], rows: list[dict[str, Any]], truth: list[dict[str, Any]]) -> list[str]:
-    """What differs between a table and the truth of its stream (empty when they are equal)."""
-    key = STREAM_KEYS[stream]
+def differences(stream: str, key: str, types: dict[str, str], rows: list[dict[str, Any]],
+                truth: list[dict[str, Any]]) -> list[str]:
+    """What differs between a table and the truth of its stream, keyed by `key` (empty when they are equal)."""
     found: list[str] = []
     by_key = {row[key]: row for row in rows}
     if len(by_key) != len(rows):
@@ -93,11 +92,12 @@ def test_three_syncs_during_writes_end_equal_to_the_truth(work: Path) -> None:
     with running_sandbox(work, "--api-key", API_KEY, *SMALL_SANDBOX, *writes) as sandbox:
         project = make_project(work, configuration(sandbox))
         home = sdk_home(work)
+        keys = declared_keys(project, sandbox, API_KEY)
 
         first = run_fivetran_debug(project, home)
         assert first.returncode == 0, "first sync"
         saved = json.loads((project / "files" / "state.json").read_text())
-        assert sorted(saved["streams"]) == sorted(STREAM_KEYS), "the first sync checkpoints every stream"
+        assert sorted(saved["streams"]) == sorted(keys), "the first sync checkpoints every stream"
 
         time.sleep(3)
         second = run_fivetran_debug(project, home)
@@ -115,8 +115,9 @@ def test_three_syncs_during_writes_end_equal_to_the_truth(work: Path) -> None:
     assert not [run for run in (first, second, last) if API_KEY in run.output], "the API key was printed"
 
     tables = warehouse_tables(project)
-    assert sorted(tables) == sorted(STREAM_KEYS)
-    found = [line for stream, (types, rows) in tables.items() for line in differences(stream, types, rows, truth[stream])]
+    assert sorted(tables) == sorted(keys)
+    found = [line for stream, (types, rows) in tables.items()
+             for line in differences(stream, keys[stream], types, rows, truth[stream])]
     assert not found, "\n".join(found[:40])
     assert sum(1 for record in truth["orders"] + truth["customers"] if record.get("deleted_at")) > 0, "deletes were tested"
 

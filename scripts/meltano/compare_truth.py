@@ -1,7 +1,8 @@
 """Compares the tables target-postgres loaded with the sandbox's truth.
 
-Usage: compare_truth.py TRUTH_JSON SCHEMA (PG* environment variables select
-the database). For every stream, the table must hold exactly the truth's keys
+Usage: compare_truth.py TRUTH_JSON SCHEMA CATALOG_JSON (PG* environment
+variables select the database; the streams and their keys come from the tap's
+--discover catalog, never from a copy of them). For every stream, the table must hold exactly the truth's keys
 (nothing lost, nothing extra), and every field of every record must equal the
 truth's latest version (nothing stale): instants compared as instants (the
 API renders any offset; the truth is UTC), numbers as numbers, nested values
@@ -15,7 +16,6 @@ import sys
 from datetime import datetime, timezone
 from decimal import Decimal
 
-KEYS = {"customers": "id", "products": "id", "orders": "id", "order_events": "event_id"}
 INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
@@ -58,8 +58,10 @@ def table_rows(schema: str, stream: str) -> list[dict]:
 def main() -> int:
     truth = json.load(open(sys.argv[1]))
     schema = sys.argv[2]
+    catalog = json.load(open(sys.argv[3]))
+    keys = {s["tap_stream_id"]: s["key_properties"][0] for s in catalog["streams"]}
     failures = 0
-    for stream, key in KEYS.items():
+    for stream, key in keys.items():
         expected = {r[key]: r for r in truth[stream]}
         rows = table_rows(schema, stream)
         loaded = {r[key]: r for r in rows}
