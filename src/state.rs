@@ -76,23 +76,32 @@ pub struct InputState {
     blobs: HashMap<String, Value>,
 }
 
+/// The JSON of a `--state` file; `None` without the flag or for a file
+/// that holds only white space (what platforms pass for "no state").
+/// Shared by the Airbyte and Singer sides, which read different shapes.
+pub fn read_state_file(path: Option<&Path>) -> Result<Option<Value>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::config(format!(
+            "Could not read the state file {}: {e}.",
+            path.display()
+        ))
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    crate::config::read_json_file(path, "state").map(Some)
+}
+
 impl InputState {
     /// Reads `--state`; no flag, an empty file, `null` and `[]` all mean no state.
     pub fn load(path: Option<&Path>) -> Result<InputState> {
-        let Some(path) = path else {
-            return Ok(InputState::default());
-        };
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::config(format!(
-                "Could not read the state file {}: {e}.",
-                path.display()
-            ))
-        })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(InputState::default());
+        match read_state_file(path)? {
+            Some(value) => InputState::from_value(value),
+            None => Ok(InputState::default()),
         }
-        let value = crate::config::read_json_file(path, "state")?;
-        InputState::from_value(value)
     }
 
     /// Accepts an array of `STREAM` states, an array with a `GLOBAL` state,

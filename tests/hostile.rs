@@ -120,18 +120,21 @@ fn oauth_credentials() -> Value {
     })
 }
 
-/// A keyset page of customers `ids`, updated a second apart from 2024-01-01.
-fn customers_page(ids: std::ops::Range<usize>, token: Option<String>) -> Vec<u8> {
-    let data: Vec<Value> = ids
-        .map(|n| {
-            json!({
-                "id": format!("cus_{n:06}"),
-                "email": format!("c{n}@example.com"),
-                "created_at": "2024-01-01T00:00:00Z",
-                "updated_at": format!("2024-01-01T00:{:02}:{:02}Z", (n / 60) % 60, n % 60),
-            })
+/// Records `<prefix>_<n>` for `ids`, updated a second apart from 2024-01-01.
+fn records_updated_apart(prefix: &str, ids: std::ops::Range<usize>) -> Vec<Value> {
+    ids.map(|n| {
+        json!({
+            "id": format!("{prefix}_{n:06}"),
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": format!("2024-01-01T00:{:02}:{:02}Z", (n / 60) % 60, n % 60),
         })
-        .collect();
+    })
+    .collect()
+}
+
+/// A keyset page of customers `ids`.
+fn customers_page(ids: std::ops::Range<usize>, token: Option<String>) -> Vec<u8> {
+    let data = records_updated_apart("cus", ids);
     answer(
         200,
         &[now_header()],
@@ -157,23 +160,19 @@ fn products_page(n: usize, has_more: bool, total: u64) -> Vec<u8> {
     )
 }
 
-/// A page-numbered page of orders `ids`, updated a second apart from
-/// 2024-01-01, with `has_more`.
+/// A page-numbered page of orders `ids`, with `has_more`.
 fn orders_page(ids: std::ops::Range<usize>, has_more: bool) -> Vec<u8> {
-    let data: Vec<Value> = ids
-        .map(|n| {
-            json!({
-                "id": format!("ord_{n:06}"),
-                "created_at": "2024-01-01T00:00:00Z",
-                "updated_at": format!("2024-01-01T00:{:02}:{:02}Z", (n / 60) % 60, n % 60),
-            })
-        })
-        .collect();
+    let data = records_updated_apart("ord", ids);
     answer(
         200,
         &[now_header()],
         &json!({"data": data, "page": 1, "has_more": has_more}).to_string(),
     )
+}
+
+/// Whether `request` is a walk's probe, which asks for one record.
+fn is_probe(request: &Request) -> bool {
+    request.query.split('&').any(|pair| pair == "limit=1")
 }
 
 /// A 429 whose `Retry-After` is `value`.
@@ -401,7 +400,7 @@ hostile_cases! {
 
     an_empty_first_page_that_claims_more_is_an_error: case("orders", |r| {
         (r.path == "/v1/orders").then(|| {
-            if r.query.contains("limit=1&") || r.query.ends_with("limit=1") {
+            if is_probe(r) {
                 orders_page(0..1, false) // the probe sees a record
             } else {
                 orders_page(0..0, true)
@@ -419,7 +418,7 @@ hostile_cases! {
 
     a_record_only_the_probe_ever_finds_is_an_error: case("customers", |r| {
         (r.path == "/v1/customers").then(|| {
-            if r.query.contains("limit=1&") || r.query.ends_with("limit=1") {
+            if is_probe(r) {
                 customers_page(0..1, None)
             } else {
                 customers_page(0..0, None)

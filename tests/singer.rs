@@ -124,18 +124,8 @@ async fn discover(config: &Value) -> Value {
 /// A read with these inputs; every stdout line is checked.
 async fn read_tap(config: &Value, catalog: &Value, state: Option<&Value>) -> TapOutput {
     let inputs = Inputs::new();
-    let config = inputs.write("config.json", config);
-    let catalog = inputs.write("catalog.json", catalog);
-    let state = state.map(|s| inputs.write("state.json", s));
-    let mut args = vec![
-        "--config",
-        config.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-    ];
-    if let Some(state) = &state {
-        args.extend(["--state", state.to_str().unwrap()]);
-    }
+    let flags = inputs.read_flags(config, catalog, state);
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
     let mut output = tap(&args).await;
     output.messages = parse_stdout(&output.stdout);
     output

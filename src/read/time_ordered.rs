@@ -557,20 +557,27 @@ mod tests {
         assert_eq!(run.sink.states(), [json!({})]);
     }
 
-    #[tokio::test]
-    async fn a_probe_that_counts_records_but_holds_none_is_an_error() {
+    /// A full refresh of customers that must fail, and its error.
+    async fn read_customers_failing(answers: Vec<Answer>) -> (Arc<ScriptedRun>, Error) {
         let def = def("customers");
         let run = Arc::new(scripted(
             def,
             SyncMode::FullRefresh,
             None,
             settings(),
-            vec![Answer::Page {
-                body: json!({"data": [], "next_page_token": null}),
-                total: Some(3),
-            }],
+            answers,
         ));
         let error = read(run.clone(), keyset(def)).await.unwrap_err();
+        (run, error)
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_counts_records_but_holds_none_is_an_error() {
+        let (_, error) = read_customers_failing(vec![Answer::Page {
+            body: json!({"data": [], "next_page_token": null}),
+            total: Some(3),
+        }])
+        .await;
         assert!(
             error.message().contains("X-Total-Count says 3"),
             "{}",
@@ -580,20 +587,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_the_probe_finds_twice_but_no_walk_finds_is_an_error() {
-        let def = def("customers");
-        let seen = &[("a", "2024-01-01T10:00:00Z")];
-        let run = Arc::new(scripted(
-            def,
-            SyncMode::FullRefresh,
-            None,
-            settings(),
-            vec![
-                keyset_page(def, seen, Some("x")),
-                keyset_page(def, &[], None),
-                keyset_page(def, seen, Some("x")),
-            ],
-        ));
-        let error = read(run.clone(), keyset(def)).await.unwrap_err();
+        let (customers, seen) = (def("customers"), &[("a", "2024-01-01T10:00:00Z")]);
+        let (run, error) = read_customers_failing(vec![
+            keyset_page(customers, seen, Some("x")),
+            keyset_page(customers, &[], None),
+            keyset_page(customers, seen, Some("x")),
+        ])
+        .await;
         assert_eq!(error.failure_type(), FailureType::System);
         assert!(
             error.message().contains("none when the window is walked"),
@@ -629,15 +629,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_probe_fails_the_read() {
-        let def = def("customers");
-        let run = Arc::new(scripted(
-            def,
-            SyncMode::FullRefresh,
-            None,
-            settings(),
-            vec![Answer::Status(403)],
-        ));
-        let error = read(run.clone(), keyset(def)).await.unwrap_err();
+        let (_, error) = read_customers_failing(vec![Answer::Status(403)]).await;
         assert_eq!(error.status(), Some(403));
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::state::InputState;
+use crate::state::{InputState, read_state_file};
 
 /// The bookmarks of every stream, selected or not.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -16,19 +16,10 @@ pub struct Bookmarks(pub Map<String, Value>);
 impl Bookmarks {
     /// Reads `--state`; no flag, an empty file, `null` and `{}` mean none.
     pub fn load(path: Option<&Path>) -> Result<Bookmarks> {
-        let Some(path) = path else {
-            return Ok(Bookmarks::default());
-        };
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::config(format!(
-                "Could not read the state file {}: {e}.",
-                path.display()
-            ))
-        })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Bookmarks::default());
+        match read_state_file(path)? {
+            Some(value) => Bookmarks::from_value(value),
+            None => Ok(Bookmarks::default()),
         }
-        Bookmarks::from_value(crate::config::read_json_file(path, "state")?)
     }
 
     /// Accepts `{"bookmarks": {...}}`, `{}` and `null`.

@@ -118,6 +118,28 @@ impl Inputs {
         std::fs::write(&path, text).expect("writing an input file");
         path
     }
+
+    /// Writes the inputs of a read and returns its flags: `--config`,
+    /// `--catalog` and, given a state, `--state`. Airbyte's `read` and the
+    /// Singer tap take the same three.
+    pub fn read_flags(
+        &self,
+        config: &Value,
+        catalog: &Value,
+        state: Option<&Value>,
+    ) -> Vec<String> {
+        let mut flags = vec![
+            "--config".to_owned(),
+            self.write("config.json", config).display().to_string(),
+            "--catalog".to_owned(),
+            self.write("catalog.json", catalog).display().to_string(),
+        ];
+        if let Some(state) = state {
+            flags.push("--state".to_owned());
+            flags.push(self.write("state.json", state).display().to_string());
+        }
+        flags
+    }
 }
 
 /// What one run of the binary printed.
@@ -165,19 +187,10 @@ pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 /// Runs `read` with these inputs.
 pub async fn read(config: &Value, catalog: &Value, state: Option<&Value>) -> Output {
     let inputs = Inputs::new();
-    let config = inputs.write("config.json", config);
-    let catalog = inputs.write("catalog.json", catalog);
-    let state = state.map(|s| inputs.write("state.json", s));
-    let mut args = vec![
-        "read",
-        "--config",
-        config.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-    ];
-    if let Some(state) = &state {
-        args.extend(["--state", state.to_str().unwrap()]);
-    }
+    let flags = inputs.read_flags(config, catalog, state);
+    let args: Vec<&str> = std::iter::once("read")
+        .chain(flags.iter().map(String::as_str))
+        .collect();
     run(&args, &[]).await
 }
 
