@@ -486,9 +486,17 @@ fn start_sandbox(
         sizes,
         rate_limit,
         mixed_offsets: mixed_offsets(),
+        compression: compression(),
         ..SandboxConfig::default()
     }))?;
     Ok((sandbox, started.elapsed().as_secs_f64()))
+}
+
+/// `BENCH_COMPRESSION=0`: the sandbox answers plainly although the
+/// connector asks for gzip, which tells the cost of inflating pages from
+/// the rest of the read path (and compares with builds that never asked).
+fn compression() -> bool {
+    std::env::var("BENCH_COMPRESSION").map_or(true, |v| v != "0")
 }
 
 /// `BENCH_MIXED_OFFSETS=1`: the sandbox renders every instant in a random

@@ -29,6 +29,8 @@ pub(crate) struct App {
     pub log: RequestLog,
     /// Added to every answer (see `SandboxConfig::latency`).
     pub latency: Duration,
+    /// See `SandboxConfig::compression`.
+    pub compression: bool,
 }
 
 impl App {
@@ -53,6 +55,7 @@ impl App {
             account,
             log: RequestLog::new(config.log_requests, config.trace_requests),
             latency: config.latency,
+            compression: config.compression,
         }
     }
 

@@ -40,6 +40,11 @@ pub struct SandboxConfig {
     /// Added to every answer before it is sent, as a network and server
     /// round trip would; default zero.
     pub latency: Duration,
+    /// Gzip answers to requests that accept it, as the contract says;
+    /// default true. Off, the server answers plainly whatever the request
+    /// asks, as a server behind a proxy that strips compression does (and
+    /// the benchmark can tell the cost of inflating from the rest).
+    pub compression: bool,
 }
 
 impl Default for SandboxConfig {
@@ -59,6 +64,7 @@ impl Default for SandboxConfig {
             log_requests: true,
             trace_requests: false,
             latency: Duration::ZERO,
+            compression: true,
         }
     }
 }

@@ -212,6 +212,26 @@ async fn a_list_asked_for_gzip_comes_compressed_and_inflates_to_the_same_page() 
 }
 
 #[tokio::test]
+async fn with_compression_off_a_request_for_gzip_gets_the_plain_body() {
+    let (sandbox, client) = start(SandboxConfig {
+        compression: false,
+        ..config()
+    })
+    .await;
+    let response = client
+        .http
+        .get(format!("{}/v1/orders?limit=5", sandbox.url()))
+        .bearer_auth(&client.bearer)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("content-encoding").is_none());
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["data"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
 async fn other_encodings_are_ignored_and_the_body_is_sent_as_is() {
     let (sandbox, client) = start(config()).await;
     let response = client

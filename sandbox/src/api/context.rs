@@ -30,7 +30,7 @@ pub(crate) async fn request_context(
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
     request.extensions_mut().insert(RequestSeq(seq));
-    let gzip = compress::accepts_gzip(request.headers());
+    let gzip = app.compression && compress::accepts_gzip(request.headers());
     let mut response = next.run(request).await;
     if gzip {
         response = compress::gzip(response).await;

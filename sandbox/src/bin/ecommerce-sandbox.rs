@@ -166,6 +166,11 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
 
+    /// Answer plainly even to requests that accept gzip (a server behind a
+    /// proxy that strips compression).
+    #[arg(long)]
+    no_compression: bool,
+
     /// Also serve the test control API on this address (loopback only):
     /// `POST /writes/stop`, `POST /writes/start`, `GET /truth`.
     #[arg(long, value_name = "ADDR")]
@@ -203,6 +208,7 @@ impl Args {
             signed_token_ttl: Duration::from_secs(self.signed_token_ttl_secs),
             mixed_offsets: self.mixed_offsets,
             latency: Duration::from_millis(self.latency_ms),
+            compression: !self.no_compression,
             custom_fields: !self.no_custom_fields,
             faults: Faults {
                 status_429_every: self.fault_429_every,
