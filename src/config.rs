@@ -120,14 +120,40 @@ pub struct Config {
     pub max_concurrency: NonZeroUsize,
     /// Records per stream between two checkpoints.
     pub checkpoint_interval: NonZeroU64,
-    pub request_timeout_seconds: u64,
-    pub connect_timeout_seconds: u64,
+    /// One request, body included (`request_timeout_seconds`).
+    #[serde(
+        rename = "request_timeout_seconds",
+        deserialize_with = "deserialize_seconds"
+    )]
+    pub request_timeout: Duration,
+    /// Opening one connection (`connect_timeout_seconds`).
+    #[serde(
+        rename = "connect_timeout_seconds",
+        deserialize_with = "deserialize_seconds"
+    )]
+    pub connect_timeout: Duration,
     pub max_retries: u32,
-    pub max_retry_seconds: u64,
+    /// The most one request may spend waiting between its attempts
+    /// (`max_retry_seconds`).
+    #[serde(rename = "max_retry_seconds", deserialize_with = "deserialize_seconds")]
+    pub max_retry_wait: Duration,
     #[serde(default)]
     pub timestamps: TimestampMode,
-    /// The most one response body may take, on the wire and decompressed.
-    pub max_response_mb: u64,
+    /// The most bytes one response body may take, on the wire and
+    /// decompressed (`max_response_mb`).
+    #[serde(rename = "max_response_mb", deserialize_with = "deserialize_mebibytes")]
+    pub max_response_bytes: usize,
+    pub compression: Compression,
+}
+
+/// Whether answers are asked for compressed (`compression` in the spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// `Accept-Encoding: gzip`: fewer bytes on the wire, CPU to inflate.
+    Gzip,
+    /// Plain answers.
+    None,
 }
 
 /// How date-time values are written (`timestamps` in the spec).
@@ -147,6 +173,19 @@ fn deserialize_minutes<'de, D: serde::Deserializer<'de>>(
 ) -> Result<TimeDelta, D::Error> {
     let minutes = u32::deserialize(deserializer)?;
     Ok(TimeDelta::minutes(i64::from(minutes)))
+}
+
+fn deserialize_seconds<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_secs)
+}
+
+fn deserialize_mebibytes<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<usize, D::Error> {
+    let mebibytes = u64::deserialize(deserializer)?;
+    Ok(usize::try_from(mebibytes.saturating_mul(1 << 20)).unwrap_or(usize::MAX))
 }
 
 fn deserialize_base_url<'de, D: serde::Deserializer<'de>>(
@@ -207,19 +246,6 @@ impl Config {
         })?;
         config.credentials.check_header_safe()?;
         Ok(config)
-    }
-
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_seconds)
-    }
-
-    /// The most bytes one response body may take (`max_response_mb`).
-    pub fn max_response_bytes(&self) -> usize {
-        usize::try_from(self.max_response_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
-    }
-
-    pub fn connect_timeout(&self) -> Duration {
-        Duration::from_secs(self.connect_timeout_seconds)
     }
 }
 
@@ -418,11 +444,15 @@ mod tests {
                 "events_lookback_minutes" => json!(config.events_lookback.num_minutes()),
                 "max_concurrency" => json!(config.max_concurrency.get()),
                 "checkpoint_interval" => json!(config.checkpoint_interval.get()),
-                "request_timeout_seconds" => json!(config.request_timeout().as_secs()),
-                "connect_timeout_seconds" => json!(config.connect_timeout().as_secs()),
+                "request_timeout_seconds" => json!(config.request_timeout.as_secs()),
+                "connect_timeout_seconds" => json!(config.connect_timeout.as_secs()),
                 "max_retries" => json!(config.max_retries),
-                "max_retry_seconds" => json!(config.max_retry_seconds),
-                "max_response_mb" => json!(config.max_response_mb),
+                "max_retry_seconds" => json!(config.max_retry_wait.as_secs()),
+                "max_response_mb" => json!(config.max_response_bytes >> 20),
+                "compression" => json!(match config.compression {
+                    Compression::Gzip => "gzip",
+                    Compression::None => "none",
+                }),
                 "timestamps" => json!(match config.timestamps {
                     TimestampMode::Utc => "utc",
                     TimestampMode::AsSent => "as_sent",

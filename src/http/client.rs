@@ -20,7 +20,7 @@ use super::limiter::RateLimiter;
 use super::request::{ApiRequest, ApiResponse, Call};
 use super::retry::RetryPolicy;
 use super::transport::{self, Exchange};
-use crate::config::Config;
+use crate::config::{Compression, Config};
 use crate::error::{Error, Result};
 
 /// The API client, cheap to clone; clones share the connection pool, the
@@ -48,13 +48,22 @@ struct Sent {
     token_generation: Option<u64>,
 }
 
+/// The headers of every request. List pages compress about 5x; `transport`
+/// inflates a compressed answer as it streams, within max_response_mb, and
+/// takes a plain one as it comes whatever was asked.
+fn default_headers(compression: Compression) -> HeaderMap {
+    match compression {
+        Compression::Gzip => {
+            HeaderMap::from_iter([(ACCEPT_ENCODING, HeaderValue::from_static("gzip"))])
+        }
+        Compression::None => HeaderMap::new(),
+    }
+}
+
 impl ApiClient {
     /// A client for `config`, reporting what it does to `events`.
     pub fn new(config: &Config, events: impl ClientEvents + 'static) -> Result<Self> {
-        let policy = RetryPolicy::new(
-            config.max_retries,
-            Duration::from_secs(config.max_retry_seconds),
-        );
+        let policy = RetryPolicy::new(config.max_retries, config.max_retry_wait);
         Self::with_policy(config, events, policy)
     }
 
@@ -66,16 +75,11 @@ impl ApiClient {
     ) -> Result<Self> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("source-ecommerce/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout())
-            .timeout(config.request_timeout())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
             .pool_max_idle_per_host(config.max_concurrency.get() * 2)
             .tcp_nodelay(true)
-            // List pages compress about 5x; `transport` inflates them as
-            // they stream, within max_response_mb.
-            .default_headers(HeaderMap::from_iter([(
-                ACCEPT_ENCODING,
-                HeaderValue::from_static("gzip"),
-            )]))
+            .default_headers(default_headers(config.compression))
             // A redirect would carry the API key header or the token
             // request's form to wherever it points; the API never redirects.
             .redirect(reqwest::redirect::Policy::none())
@@ -102,7 +106,7 @@ impl ApiClient {
                 policy,
                 breaker,
                 events: Box::new(events),
-                max_body: config.max_response_bytes(),
+                max_body: config.max_response_bytes,
             }),
         })
     }
@@ -381,5 +385,25 @@ fn request_done<'a>(call: &'a Call<'_>, exchange: &'a Exchange) -> ClientEvent<'
         request: &call.describe,
         answer,
         took: exchange.took,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_compression_asks_for_gzip() {
+        let headers = default_headers(Compression::Gzip);
+        assert_eq!(headers[ACCEPT_ENCODING], "gzip");
+    }
+
+    #[test]
+    fn no_compression_asks_for_nothing() {
+        assert!(
+            default_headers(Compression::None)
+                .get(ACCEPT_ENCODING)
+                .is_none()
+        );
     }
 }
