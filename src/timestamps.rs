@@ -11,7 +11,9 @@
 //! paths of its date-time fields, nested objects and arrays included), and
 //! [`DateTimePlan::to_utc`] first looks for anything shaped like an offset
 //! (`±hh:mm"`) with one SIMD pass. A record without one, the common case, is
-//! returned borrowed, untouched; only the others are walked along the plan.
+//! returned borrowed, untouched. When each offset found ends a date-time
+//! field at the record's top level, [`quick`] rewrites those values, found
+//! from their ends; any other record is walked along the plan.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -20,6 +22,8 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::json_scan::{Scanned, scan_string, skip_value, skip_whitespace};
+
+mod quick;
 
 /// The date-time fields of one stream's records, compiled from its JSON schema.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -81,12 +85,24 @@ impl DateTimePlan {
     /// the plan in UTC. Values in `Z`, `null`s and everything outside the
     /// plan keep their bytes. A date-time field holding a string that is not
     /// an RFC 3339 date-time is left as is and reported to `not_a_timestamp`
-    /// with its path; such strings are only seen in records that carry some
-    /// offset, since the others are not walked.
-    pub fn to_utc<'a>(&self, record: &'a str, not_a_timestamp: impl FnMut(&str)) -> Cow<'a, str> {
-        if self.is_empty() || !has_offset(record.as_bytes()) {
+    /// with its path; such strings are only seen in records that the walk
+    /// reads (the quick path reports only the offset-shaped values it reads).
+    pub fn to_utc<'a>(
+        &self,
+        record: &'a str,
+        mut not_a_timestamp: impl FnMut(&str),
+    ) -> Cow<'a, str> {
+        if self.is_empty() || quick::offset_signs(record.as_bytes()).next().is_none() {
             return Cow::Borrowed(record);
         }
+        match quick::rewrite(&self.root, record, &mut not_a_timestamp) {
+            Some(out) => Cow::Owned(out),
+            None => self.walk(record, not_a_timestamp),
+        }
+    }
+
+    /// The rewrite by a walk of the whole record along the plan.
+    fn walk<'a>(&self, record: &'a str, not_a_timestamp: impl FnMut(&str)) -> Cow<'a, str> {
         let mut walk = Walk {
             json: record,
             bytes: record.as_bytes(),
@@ -147,23 +163,6 @@ fn node_of(schema: &Value, path: &str) -> Option<Node> {
         .filter_map(|k| schema.get(*k).and_then(Value::as_array))
         .flatten()
         .find_map(|branch| node_of(branch, path))
-}
-
-/// Whether `bytes` has something shaped like the end of a date-time with a
-/// numeric offset: a digit, then `+hh:mm"` or `-hh:mm"`. Every such value
-/// matches; a few other strings may too, which only costs a walk.
-fn has_offset(bytes: &[u8]) -> bool {
-    let digit = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
-    memchr::memchr2_iter(b'+', b'-', bytes).any(|i| {
-        i > 0
-            && bytes.get(i + 6) == Some(&b'"')
-            && bytes[i + 3] == b':'
-            && digit(i - 1)
-            && digit(i + 1)
-            && digit(i + 2)
-            && digit(i + 4)
-            && digit(i + 5)
-    })
 }
 
 /// A walk of one record along a plan, building the rewritten text lazily.
@@ -690,13 +689,13 @@ mod tests {
         let mut warnings = Vec::new();
         for _ in 0..3 {
             stream.to_utc(
-                r#"{"id":"a","cf_when":"soon","at":"2024-03-01T12:00:00+02:00"}"#,
+                r#"{"id":"a","cf_when":"2024-03-01T12:00:00+02:00","at":"2024-13-01T12:00:00+02:00"}"#,
                 |w| warnings.push(w),
             );
         }
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
-            warnings[0].contains("orders: field cf_when"),
+            warnings[0].contains("orders: field at"),
             "{warnings:?}"
         );
     }
