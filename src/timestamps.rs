@@ -92,10 +92,11 @@ impl DateTimePlan {
         record: &'a str,
         mut not_a_timestamp: impl FnMut(&str),
     ) -> Cow<'a, str> {
-        if self.is_empty() || quick::offset_signs(record.as_bytes()).next().is_none() {
+        let mut signs = quick::offset_signs(record.as_bytes()).peekable();
+        if self.is_empty() || signs.peek().is_none() {
             return Cow::Borrowed(record);
         }
-        match quick::rewrite(&self.root, record, &mut not_a_timestamp) {
+        match quick::rewrite(&self.root, record, signs, &mut not_a_timestamp) {
             Some(out) => Cow::Owned(out),
             None => self.walk(record, not_a_timestamp),
         }
@@ -289,19 +290,18 @@ impl UtcDateTime<'_> {
     /// Appends `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
     fn push_to(&self, out: &mut String) {
         let mut buffer = *b"0000-00-00T00:00:00";
-        let mut put = |at: usize, value: u32, width: usize| {
-            let mut value = value;
-            for i in (at..at + width).rev() {
-                buffer[i] = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
+        // Every field is below 100 but the year, written as two pairs.
+        let mut put = |at: usize, value: u32| {
+            buffer[at] = b'0' + (value / 10 % 10) as u8;
+            buffer[at + 1] = b'0' + (value % 10) as u8;
         };
-        put(0, self.year, 4);
-        put(5, self.month, 2);
-        put(8, self.day, 2);
-        put(11, self.minute_of_day / 60, 2);
-        put(14, self.minute_of_day % 60, 2);
-        put(17, self.second, 2);
+        put(0, self.year / 100);
+        put(2, self.year % 100);
+        put(5, self.month);
+        put(8, self.day);
+        put(11, self.minute_of_day / 60);
+        put(14, self.minute_of_day % 60);
+        put(17, self.second);
         out.push_str(std::str::from_utf8(&buffer).expect("ASCII digits"));
         out.push_str(self.fraction);
         out.push('Z');
@@ -694,9 +694,6 @@ mod tests {
             );
         }
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(
-            warnings[0].contains("orders: field at"),
-            "{warnings:?}"
-        );
+        assert!(warnings[0].contains("orders: field at"), "{warnings:?}");
     }
 }
