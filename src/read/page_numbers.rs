@@ -132,6 +132,9 @@ impl PageWalk {
                     let back = (before - now).div_ceil(limit) as u32;
                     self.position.page = self.position.page.saturating_sub(back).max(1);
                     self.position.total = Some(now);
+                    // The page read again may rightly be the one just
+                    // discarded (a step back from page 1 is page 1 again).
+                    self.progress.new_chain();
                     continue;
                 }
             }
@@ -280,6 +283,22 @@ mod tests {
         .await;
         assert_eq!(run.sink.ids("id"), ["p1", "p2", "p3", "p4", "p5"]);
         assert_eq!(run.pages.param("page"), ["1", "2", "1", "2"]);
+    }
+
+    #[tokio::test]
+    async fn a_step_back_that_reads_the_discarded_page_again_is_no_stall() {
+        // After stepping back to page 1, the count falls again: page 1 is
+        // asked again and, nothing having changed, is the same page.
+        let run = walk_all(vec![
+            numbered_page(&PRODUCTS, &[("p1", AT), ("p2", AT)], true, Some(5)),
+            numbered_page(&PRODUCTS, &[("p4", AT), ("p5", AT)], false, Some(4)),
+            numbered_page(&PRODUCTS, &[("p1", AT), ("p3", AT)], true, Some(3)),
+            numbered_page(&PRODUCTS, &[("p1", AT), ("p3", AT)], true, Some(3)),
+            numbered_page(&PRODUCTS, &[("p4", AT)], false, Some(3)),
+        ])
+        .await;
+        assert_eq!(run.sink.ids("id"), ["p1", "p2", "p3", "p4"]);
+        assert_eq!(run.pages.param("page"), ["1", "2", "1", "1", "2"]);
     }
 
     #[tokio::test]
