@@ -86,7 +86,16 @@ pub async fn read<P: Pages, K: Sink>(run: &StreamRun<P, K>) -> Result<()> {
         }
         if since_checkpoint >= run.settings.checkpoint_interval.get() && pages.position().page > 1 {
             since_checkpoint = 0;
-            let state = checkpoint(cursor, pages.position(), incremental, upper, high_water);
+            let mut state = checkpoint(cursor, pages.position(), incremental, upper, high_water);
+            if run.hashes_primary_key() {
+                // The last id is compared in order, so only the clear id
+                // would do, and a clear key must not reach the state.
+                // Without it a resumed walk skips nothing: products past
+                // the checkpoint may come again, none is lost.
+                if let Some(resume) = state.resume.as_mut() {
+                    resume.last_id = None;
+                }
+            }
             run.sink.state(state).await;
         }
     }
