@@ -207,6 +207,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn with_a_hashed_id_a_checkpoint_keeps_no_clear_id() {
+        let mut settings = settings();
+        settings.checkpoint_interval = NonZeroU64::new(2).unwrap();
+        let policy = crate::read::test_support::hashed_key_policy(&PRODUCTS);
+        let run = scripted(
+            &PRODUCTS,
+            SyncMode::FullRefresh,
+            None,
+            settings,
+            vec![
+                numbered_page(&PRODUCTS, &[("p1", AT), ("p2", AT)], true, Some(3)),
+                numbered_page(&PRODUCTS, &[("p3", AT)], false, Some(3)),
+            ],
+        )
+        .with_policy(Some(policy.clone()));
+        read(&run).await.unwrap();
+        let sent = run.sink.sent();
+        assert_eq!(
+            sent[2],
+            Sent::State(json!({"resume": {"page": 2, "total": 3}}))
+        );
+        let ids: Vec<String> = ["p1", "p2", "p3"]
+            .iter()
+            .map(|id| policy.record_key(id).into_owned())
+            .collect();
+        assert_eq!(run.sink.ids("id"), ids);
+    }
+
+    #[tokio::test]
     async fn a_saved_position_resumes_at_its_page_and_estimates_what_is_left() {
         let state = StreamState {
             cursor: None,
