@@ -723,9 +723,6 @@ mod tests {
             );
         }
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(
-            warnings[0].contains("orders: field at"),
-            "{warnings:?}"
-        );
+        assert!(warnings[0].contains("orders: field at"), "{warnings:?}");
     }
 }
