@@ -48,6 +48,9 @@ const TARGET_RECORDS_PER_S: f64 = 150_000.0;
 const TARGET_CPU_US_PER_RECORD: f64 = 2.0;
 const TARGET_RSS_MB: f64 = 50.0;
 const TARGET_SPEC_MS: f64 = 10.0;
+/// A field policy may cost at most this many times the CPU per record of
+/// the same read without one (issue 12).
+const TARGET_POLICY_CPU_RATIO: f64 = 2.0;
 /// "Flat with volume": ten times the records may add at most this much peak
 /// RSS (10% of the 50 MB budget); growing with the records would add tens of MB.
 const FLAT_GROWTH_MB: f64 = 5.0;
@@ -405,7 +408,7 @@ impl Knobs {
             order_events: env_usize("BENCH_EVENTS", orders * 2),
         };
         let scenarios = std::env::var("BENCH_SCENARIOS")
-            .unwrap_or_else(|_| "abcdefghi".into())
+            .unwrap_or_else(|_| "abcdefghij".into())
             .chars()
             .filter(char::is_ascii_alphabetic)
             .map(|c| c.to_ascii_lowercase())
@@ -650,7 +653,7 @@ fn bench() -> anyhow::Result<()> {
     } else {
         None
     };
-    if knobs.wants('a') || knobs.wants('b') || knobs.wants('c') || knobs.wants('d') {
+    if "abcdj".chars().any(|s| knobs.wants(s)) {
         full_data_set(&mut bench, &setup, &mut report, small_orders_row)?;
     }
     if knobs.wants('g') {
@@ -928,6 +931,9 @@ fn full_data_set(
     if knobs.wants('d') {
         incremental_nothing_new(bench, setup, report, &sandbox)?;
     }
+    if knobs.wants('j') {
+        policy_cost(bench, setup, report, &sandbox)?;
+    }
     drop(big_orders_row);
     rt.block_on(sandbox.shutdown());
     Ok(())
@@ -1031,6 +1037,80 @@ fn all_streams(
         format!("{:.1} MB", row.run.rss_mb()),
     ));
     report.rows.push(row);
+    Ok(())
+}
+
+/// (j) the cost of a field policy (issue 12): customers and orders, full
+/// refresh, without a policy and then hashing `email` and blocking
+/// `addresses` and `shipping_address`; CPU per record of both.
+fn policy_cost(
+    bench: &mut Bench,
+    setup: &Setup,
+    report: &mut Report,
+    sandbox: &Sandbox,
+) -> anyhow::Result<()> {
+    let (knobs, dir) = (&setup.knobs, &setup.dir);
+    let streams = ["customers", "orders"];
+    let expected: BTreeMap<&str, u64> = expected_all(knobs)
+        .into_iter()
+        .filter(|(stream, _)| streams.contains(stream))
+        .collect();
+    let records = human(expected.values().sum::<u64>());
+    let catalog = write_catalog(
+        dir,
+        "customers_orders",
+        "configured_catalog_full_refresh.json",
+        &streams,
+    )?;
+    let plain = write_config(dir, "big", sandbox, knobs, None)?;
+    let with_policy = dir.join("policy.config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&plain)?)?;
+    config["field_policies"] = json!([
+        {"stream": "customers", "field": "email", "action": "hash", "normalize": "email"},
+        {"stream": "customers", "field": "addresses", "action": "block"},
+        {"stream": "orders", "field": "shipping_address", "action": "block"},
+    ]);
+    config["hash_key"] = json!("bench-hash-key-0123456789");
+    std::fs::write(&with_policy, serde_json::to_vec_pretty(&config)?)?;
+    let mut rows = Vec::new();
+    for (id, label, config) in [
+        (
+            "j",
+            format!("customers + orders ({records} rec), no policy"),
+            &plain,
+        ),
+        (
+            "k",
+            format!(
+                "customers + orders ({records} rec), policy (hash email, block addresses, shipping_address)"
+            ),
+            &with_policy,
+        ),
+    ] {
+        eprintln!("({id}) {label}");
+        let args = [
+            "read",
+            "--config",
+            path_str(config),
+            "--catalog",
+            path_str(&catalog),
+        ];
+        rows.push(timed_read(
+            bench, sandbox, knobs, id, label, &args, &expected,
+        )?);
+    }
+    let cpu = |row: &Row| row.cpu_us_per_record().unwrap_or(f64::NAN);
+    let ratio = cpu(&rows[1]) / cpu(&rows[0]);
+    report.targets.push((
+        format!("field policy: < {TARGET_POLICY_CPU_RATIO}x the CPU per record without one"),
+        ratio < TARGET_POLICY_CPU_RATIO,
+        format!(
+            "{:.2} vs {:.2} us/record: {ratio:.2}x",
+            cpu(&rows[1]),
+            cpu(&rows[0])
+        ),
+    ));
+    report.rows.extend(rows);
     Ok(())
 }
 

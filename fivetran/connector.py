@@ -155,6 +155,15 @@ def convert_value(key: str, text: str, schema: JsonObject) -> Any:
         if lowered not in ("true", "false"):
             raise ConnectorError(f"configuration value '{key}' must be true or false")
         return lowered == "true"
+    if json_type in ("array", "object"):
+        # field_policies: Fivetran's form has strings only, so the list is written as JSON.
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ConnectorError(f"configuration value '{key}' must be JSON ({'a list' if json_type == 'array' else 'an object'})") from None
+        if not isinstance(value, list if json_type == "array" else dict):
+            raise ConnectorError(f"configuration value '{key}' must be JSON ({'a list' if json_type == 'array' else 'an object'})")
+        return value
     return text
 
 

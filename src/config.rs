@@ -144,6 +144,16 @@ pub struct Config {
     #[serde(rename = "max_response_mb", deserialize_with = "deserialize_mebibytes")]
     pub max_response_bytes: usize,
     pub compression: Compression,
+    /// `field_policies` as written; [`Config::privacy`] is what they mean.
+    #[serde(default, rename = "field_policies")]
+    pub field_policy_entries: Vec<crate::privacy::FieldPolicyEntry>,
+    /// The key of every hash of `field_policies`.
+    #[serde(default)]
+    pub hash_key: Option<Secret>,
+    /// The fields each stream blocks or hashes, checked against the
+    /// schemas when the config is parsed.
+    #[serde(skip)]
+    pub privacy: crate::privacy::FieldPolicies,
 }
 
 /// Whether answers are asked for compressed (`compression` in the spec).
@@ -245,6 +255,12 @@ impl Config {
             Error::config(format!("Invalid config: {safe}."))
         })?;
         config.credentials.check_header_safe()?;
+        let mut config = config;
+        config.privacy = crate::privacy::FieldPolicies::compile(
+            &config.field_policy_entries,
+            config.hash_key.as_ref(),
+            config.timestamps,
+        )?;
         Ok(config)
     }
 }
@@ -287,7 +303,8 @@ fn connection_specification() -> &'static Value {
 }
 
 /// `value` with every top-level property it leaves out set to the spec's
-/// `default`, the one place defaults are written down.
+/// `default`, the one place defaults are written down; the same for the
+/// objects of an array property (`normalize` of each `field_policies` entry).
 fn with_spec_defaults(value: &Value) -> Value {
     let mut value = value.clone();
     if let (Some(object), Some(properties)) = (
@@ -299,6 +316,19 @@ fn with_spec_defaults(value: &Value) -> Value {
                 object
                     .entry(name.as_str())
                     .or_insert_with(|| default.clone());
+            }
+            if let (Some(item_properties), Some(Value::Array(items))) = (
+                property["items"]["properties"].as_object(),
+                object.get_mut(name.as_str()),
+            ) {
+                for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                    for (field, schema) in item_properties {
+                        if let Some(default) = schema.get("default") {
+                            item.entry(field.as_str())
+                                .or_insert_with(|| default.clone());
+                        }
+                    }
+                }
             }
         }
     }
@@ -464,6 +494,94 @@ mod tests {
         for (name, default) in defaults {
             assert_eq!(&from_config(name), default, "{name}");
         }
+    }
+
+    #[test]
+    fn a_field_policy_without_normalize_gets_the_specs_default() {
+        let mut value = valid();
+        value["field_policies"] =
+            json!([{"stream": "customers", "field": "phone", "action": "block"}]);
+        let config = Config::from_value(&value).unwrap();
+        let default = &connection_specification()["properties"]["field_policies"]["items"]["properties"]
+            ["normalize"]["default"];
+        assert_eq!(default, "none");
+        assert_eq!(
+            config.field_policy_entries[0].normalize,
+            crate::privacy::Normalize::None
+        );
+        assert!(config.privacy.for_stream("customers").is_some());
+    }
+
+    #[test]
+    fn without_field_policies_no_stream_has_a_policy() {
+        let config = Config::from_value(&valid()).unwrap();
+        assert!(config.privacy.is_empty());
+        assert!(config.hash_key.is_none());
+    }
+
+    #[test]
+    fn a_policy_the_schemas_refuse_is_a_config_error_naming_the_entry() {
+        let mut value = valid();
+        value["field_policies"] =
+            json!([{"stream": "orders", "field": "updated_at", "action": "hash"}]);
+        value["hash_key"] = json!("k".repeat(16));
+        let error = error_of(value);
+        assert_eq!(error.failure_type(), crate::protocol::FailureType::Config);
+        assert!(
+            error
+                .message()
+                .contains("field_policies[0] (orders.updated_at)"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn the_spec_shapes_field_policies_and_hash_key() {
+        for (policies, hash_key, field) in [
+            (
+                json!([{"stream": "invoices", "field": "x", "action": "block"}]),
+                None,
+                "field_policies.0.stream",
+            ),
+            (
+                json!([{"stream": "orders", "field": "id", "action": "scramble"}]),
+                None,
+                "field_policies.0.action",
+            ),
+            (
+                json!([{"stream": "orders", "field": "id"}]),
+                None,
+                "field_policies.0",
+            ),
+            (
+                json!([{"stream": "customers", "field": "email", "action": "hash", "normalise": "email"}]),
+                None,
+                "field_policies.0",
+            ),
+            (json!([]), Some("short-key"), "hash_key"),
+        ] {
+            let mut value = valid();
+            value["field_policies"] = policies;
+            if let Some(key) = hash_key {
+                value["hash_key"] = json!(key);
+            }
+            let message = error_of(value).message().to_owned();
+            assert!(message.contains(field), "{field}: {message}");
+            assert!(!message.contains("short-key"), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_hash_key_is_a_secret() {
+        let mut value = valid();
+        value["hash_key"] = json!("hash-key-never-printed");
+        let config = Config::from_value(&value).unwrap();
+        assert!(!format!("{config:?}").contains("hash-key-never-printed"));
+        assert_eq!(
+            crate::secrets::scrub("key hash-key-never-printed"),
+            "key ****"
+        );
     }
 
     #[test]

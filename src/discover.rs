@@ -1,10 +1,14 @@
-//! `discover`: the catalog, with each account's custom fields in the schemas.
+//! `discover`: the catalog, with each account's custom fields in the schemas
+//! and each stream's field policy applied to them. Every catalog the
+//! connector writes (Airbyte's, the Singer tap's, the Fivetran tables) is
+//! built from this one.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::http::{ApiClient, ApiRequest};
+use crate::privacy::FieldPolicies;
 use crate::protocol::{AirbyteCatalog, AirbyteStream, Emitter, LogLevel, SyncMode};
 use crate::streams::{self, StreamDef};
 
@@ -24,7 +28,11 @@ struct CustomFieldList {
 
 /// Fetches the custom fields and builds the catalog. Without permission to
 /// list custom fields (403), the static schemas are used, with a warning.
-pub async fn discover(client: &ApiClient, emitter: &Emitter) -> Result<AirbyteCatalog> {
+pub async fn discover(
+    client: &ApiClient,
+    policies: &FieldPolicies,
+    emitter: &Emitter,
+) -> Result<AirbyteCatalog> {
     let answer = client
         .get(&ApiRequest::new("/v1/custom_fields"), None, |response| {
             Ok(serde_json::from_slice::<CustomFieldList>(&response.body)?)
@@ -46,11 +54,15 @@ pub async fn discover(client: &ApiClient, emitter: &Emitter) -> Result<AirbyteCa
         }
         Err(error) => return Err(error),
     };
-    Ok(catalog(&fields, emitter).await)
+    Ok(catalog(&fields, policies, emitter).await)
 }
 
-/// The catalog for `fields`.
-pub async fn catalog(fields: &[CustomField], emitter: &Emitter) -> AirbyteCatalog {
+/// The catalog for `fields`, with `policies` applied.
+pub async fn catalog(
+    fields: &[CustomField],
+    policies: &FieldPolicies,
+    emitter: &Emitter,
+) -> AirbyteCatalog {
     let mut catalog = AirbyteCatalog {
         streams: Vec::with_capacity(streams::ALL.len()),
     };
@@ -77,6 +89,9 @@ pub async fn catalog(fields: &[CustomField], emitter: &Emitter) -> AirbyteCatalo
                 continue;
             };
             properties.insert(format!("cf_{}", field.name), field_schema);
+        }
+        if let Some(policy) = policies.for_stream(def.name) {
+            policy.apply_to_schema(&mut schema);
         }
         catalog.streams.push(AirbyteStream {
             name: def.name,
@@ -129,7 +144,7 @@ mod tests {
     async fn catalog_of(fields: &[CustomField]) -> AirbyteCatalog {
         let (emitter, handle) =
             Emitter::start(std::io::sink(), vec![], crate::protocol::LogLevel::Info);
-        let catalog = catalog(fields, &emitter).await;
+        let catalog = catalog(fields, &FieldPolicies::default(), &emitter).await;
         drop(emitter);
         handle.finish().unwrap();
         catalog

@@ -15,6 +15,7 @@
 //! | [`streams`] | one declaration per stream |
 //! | [`discover`] | the catalog, custom fields included |
 //! | [`timestamps`] | date-time values rewritten to UTC on the record fast path |
+//! | [`privacy`] | fields blocked or hashed before they leave the connector |
 //! | [`singer`] | the Singer tap: its command line, catalog, state and format |
 
 pub mod cli;
@@ -24,6 +25,7 @@ pub mod discover;
 pub mod error;
 pub mod http;
 pub mod json_scan;
+pub mod privacy;
 pub mod protocol;
 pub mod read;
 pub mod secrets;

@@ -264,6 +264,22 @@ impl<F: FnMut(&str)> Walk<'_, F> {
     }
 }
 
+/// `text` as the rewrite writes it, if it is an RFC 3339 date-time: the
+/// same instant in UTC, or `text` itself when it is in UTC already. For
+/// values that are hashed rather than emitted (`crate::privacy`), so that
+/// one instant has one hash whatever offset the API chose.
+pub fn utc_form(text: &str) -> Option<Cow<'_, str>> {
+    match read_date_time(text) {
+        Reading::Utc => Some(Cow::Borrowed(text)),
+        Reading::Shifted(utc) => {
+            let mut out = String::with_capacity(text.len());
+            utc.push_to(&mut out);
+            Some(Cow::Owned(out))
+        }
+        Reading::NotADateTime => None,
+    }
+}
+
 /// What a date-time string says.
 #[derive(Debug, PartialEq)]
 enum Reading<'a> {
@@ -675,6 +691,19 @@ mod tests {
             r#"{"at":"2024-03-01T10:00:00Z","cf_slot":"2024-03-01T10:00:00Z","cf_tier":"gold","cf_n":3,"x_slot":"2024-03-01T12:00:00+02:00"}"#
         );
         assert!(reported.is_empty(), "{reported:?}");
+    }
+
+    #[test]
+    fn the_utc_form_of_a_value_is_what_the_rewrite_writes() {
+        assert_eq!(
+            utc_form("2024-03-01T12:00:00.5+02:00").as_deref(),
+            Some("2024-03-01T10:00:00.5Z")
+        );
+        assert!(matches!(
+            utc_form("2024-03-01T10:00:00Z"),
+            Some(Cow::Borrowed("2024-03-01T10:00:00Z"))
+        ));
+        assert_eq!(utc_form("gold"), None);
     }
 
     #[test]

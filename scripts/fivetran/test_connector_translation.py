@@ -93,6 +93,16 @@ def test_a_value_of_the_wrong_type_names_the_key_but_not_the_value(spec: dict[st
     assert "s3cr3t-looking" not in str(raised.value)
 
 
+def test_field_policies_are_written_as_json_and_the_hash_key_as_text(spec: dict[str, Any]) -> None:
+    policies = [{"stream": "customers", "field": "email", "action": "hash", "normalize": "email"}]
+    flat = {"field_policies": json.dumps(policies), "hash_key": "a-key-of-sixteen-chars"}
+    assert connector.airbyte_config(flat, spec) == {"field_policies": policies, "hash_key": "a-key-of-sixteen-chars"}
+    with pytest.raises(connector.ConnectorError, match="'field_policies' must be JSON"):
+        connector.airbyte_config({"field_policies": "customers.email"}, spec)
+    with pytest.raises(connector.ConnectorError, match="'field_policies' must be JSON"):
+        connector.airbyte_config({"field_policies": "{}"}, spec)
+
+
 def test_an_unknown_key_is_rejected(spec: dict[str, Any]) -> None:
     with pytest.raises(connector.ConnectorError, match="unknown configuration key 'pagesize'"):
         connector.airbyte_config({"pagesize": "10"}, spec)

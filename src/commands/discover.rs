@@ -21,7 +21,7 @@ pub async fn discover(config_path: &Path, emitter: &Emitter) -> ExitCode {
     let result = async {
         let config = Config::load(config_path)?;
         let client = ApiClient::new(&config, AirbyteClientEvents::new(emitter.clone()))?;
-        discover::discover(&client, emitter).await
+        discover::discover(&client, &config.privacy, emitter).await
     }
     .await;
     match result {

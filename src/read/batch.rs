@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
+use crate::http::BodyError;
+use crate::privacy::StreamPolicy;
 use crate::protocol::{Output, RecordFrame, StreamId};
 use crate::timestamps::StreamTimestamps;
 
@@ -22,6 +24,10 @@ pub struct Batch {
     /// Warnings about the records (a date-time field that holds no
     /// date-time), for the sink to log before the records go out.
     warnings: Vec<String>,
+    /// The stream's field policy (issue 12); `None` keeps the fast path.
+    policy: Option<Arc<StreamPolicy>>,
+    /// The record the policy writes, reused from record to record.
+    scratch: String,
 }
 
 impl Batch {
@@ -36,7 +42,15 @@ impl Batch {
             count: 0,
             utc: None,
             warnings: Vec::new(),
+            policy: None,
+            scratch: String::new(),
         }
+    }
+
+    /// Applies the stream's field policy to every record pushed.
+    pub fn with_policy(mut self, policy: Option<Arc<StreamPolicy>>) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Rewrites the date-times of every record pushed to UTC.
@@ -45,16 +59,37 @@ impl Batch {
         self
     }
 
-    /// Appends one record as a RECORD line.
-    pub fn push(&mut self, data: &RawValue) {
-        if let Some(utc) = &self.utc {
-            let warnings = &mut self.warnings;
-            if let Cow::Owned(text) = utc.to_utc(data.get(), |warning| warnings.push(warning)) {
-                self.push_rewritten(&text);
-                return;
+    /// Appends one record as a RECORD line: date-times in UTC first, so
+    /// that the policy hashes the instants the destination would get, then
+    /// the policy. A record the policy cannot walk is an error that never
+    /// quotes it.
+    pub fn push(&mut self, data: &RawValue) -> Result<(), BodyError> {
+        let rewritten = match &self.utc {
+            Some(utc) => {
+                let warnings = &mut self.warnings;
+                utc.to_utc(data.get(), |warning| warnings.push(warning))
             }
+            None => Cow::Borrowed(data.get()),
+        };
+        match (&self.policy, rewritten) {
+            (Some(policy), text) => {
+                let mut out = std::mem::take(&mut self.scratch);
+                out.clear();
+                let applied = policy.apply(&text, &mut out);
+                if applied.is_ok() {
+                    self.push_rewritten(&out);
+                }
+                self.scratch = out;
+                applied.map_err(|_| {
+                    BodyError::fatal(
+                        "a record is not a JSON object the field policy can walk; it was not emitted",
+                    )
+                })?;
+            }
+            (None, Cow::Owned(text)) => self.push_rewritten(&text),
+            (None, Cow::Borrowed(_)) => self.push_as_sent(data),
         }
-        self.push_as_sent(data);
+        Ok(())
     }
 
     /// The warnings gathered so far, for the sink to log.
@@ -122,10 +157,18 @@ mod tests {
     fn a_rewritten_record_has_the_same_envelope_as_one_passed_through() {
         let mut rewritten = utc_batch_of("at");
         let mut as_sent = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
-        rewritten.push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#));
-        rewritten.push(&raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#));
-        as_sent.push(&raw(r#"{"id":"o1","at":"2024-03-01T10:00:00Z"}"#));
-        as_sent.push(&raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#));
+        rewritten
+            .push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#))
+            .unwrap();
+        rewritten
+            .push(&raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#))
+            .unwrap();
+        as_sent
+            .push(&raw(r#"{"id":"o1","at":"2024-03-01T10:00:00Z"}"#))
+            .unwrap();
+        as_sent
+            .push(&raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#))
+            .unwrap();
         assert_eq!(rewritten.count(), 2);
         assert_eq!(lines_of(rewritten), lines_of(as_sent));
     }
@@ -133,15 +176,21 @@ mod tests {
     #[test]
     fn without_a_rewrite_records_keep_every_offset() {
         let mut batch = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
-        batch.push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#));
+        batch
+            .push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#))
+            .unwrap();
         assert!(lines_of(batch)[0].contains(r#""at":"2024-03-01T12:00:00+02:00""#));
     }
 
     #[test]
     fn a_field_that_is_not_a_date_time_is_warned_about_once_and_kept() {
         let mut batch = utc_batch_of("at");
-        batch.push(&raw(r#"{"id":"o1","at":"soon","n":"12:00:00+02:00"}"#));
-        batch.push(&raw(r#"{"id":"o2","at":"later","n":"12:00:00+02:00"}"#));
+        batch
+            .push(&raw(r#"{"id":"o1","at":"soon","n":"12:00:00+02:00"}"#))
+            .unwrap();
+        batch
+            .push(&raw(r#"{"id":"o2","at":"later","n":"12:00:00+02:00"}"#))
+            .unwrap();
         assert_eq!(batch.count(), 2);
         assert_eq!(batch.take_warnings().len(), 1);
         let lines = lines_of(batch);
@@ -154,7 +203,7 @@ mod tests {
         let reader = super::super::keys::KeyReader::new("id", "updated_at");
         let sent = raw(r#"{"id":"o1","updated_at":"2024-03-01T00:30:00-09:30"}"#);
         let mut batch = utc_batch_of("updated_at");
-        batch.push(&sent);
+        batch.push(&sent).unwrap();
         let line: serde_json::Value = serde_json::from_str(&lines_of(batch)[0]).unwrap();
         let emitted = line["record"]["data"]["updated_at"].as_str().unwrap();
         assert_eq!(emitted, "2024-03-01T10:00:00Z");
@@ -164,11 +213,57 @@ mod tests {
         );
     }
 
+    fn policy_of(entries: serde_json::Value) -> Arc<StreamPolicy> {
+        let entries: Vec<crate::privacy::FieldPolicyEntry> =
+            serde_json::from_value(entries).unwrap();
+        crate::privacy::FieldPolicies::compile(
+            &entries,
+            Some(&crate::config::Secret::new("test-hash-key-0123456789")),
+            crate::config::TimestampMode::Utc,
+        )
+        .unwrap()
+        .for_stream("orders")
+        .unwrap()
+    }
+
+    #[test]
+    fn a_policy_applies_to_the_record_after_its_date_times_are_in_utc() {
+        let policy = policy_of(serde_json::json!([
+            {"stream": "orders", "field": "shipping_address", "action": "block", "normalize": "none"},
+            {"stream": "orders", "field": "created_at", "action": "hash", "normalize": "none"},
+        ]));
+        let mut shifted = utc_batch_of("at").with_policy(Some(policy.clone()));
+        let mut in_utc =
+            Batch::new(0, RecordFrame::airbyte("orders", 1), 100).with_policy(Some(policy));
+        shifted
+            .push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00","created_at":"2024-03-01T12:00:00+02:00","shipping_address":{"line1":"1 Main St"}}"#))
+            .unwrap();
+        in_utc
+            .push(&raw(r#"{"id":"o1","at":"2024-03-01T10:00:00Z","created_at":"2024-03-01T10:00:00Z","shipping_address":null}"#))
+            .unwrap();
+        let (shifted, in_utc) = (lines_of(shifted), lines_of(in_utc));
+        assert_eq!(shifted, in_utc);
+        assert!(!shifted[0].contains("Main St"), "{shifted:?}");
+        assert!(!shifted[0].contains("shipping_address"), "{shifted:?}");
+    }
+
+    #[test]
+    fn a_record_the_policy_cannot_walk_is_an_error_without_its_text() {
+        let policy = policy_of(serde_json::json!([
+            {"stream": "orders", "field": "shipping_address", "action": "block", "normalize": "none"},
+        ]));
+        let mut batch =
+            Batch::new(0, RecordFrame::airbyte("orders", 1), 100).with_policy(Some(policy));
+        let error = batch.push(&raw(r#"["1 Main St"]"#)).unwrap_err();
+        assert!(!error.detail.contains("Main St"), "{error}");
+        assert!(batch.is_empty());
+    }
+
     #[test]
     fn a_batch_holds_one_record_line_per_record() {
         let mut batch = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
-        batch.push(&raw(r#"{"id":"ord_1"}"#));
-        batch.push(&raw(r#"{"id":"ord_2"}"#));
+        batch.push(&raw(r#"{"id":"ord_1"}"#)).unwrap();
+        batch.push(&raw(r#"{"id":"ord_2"}"#)).unwrap();
         assert_eq!(batch.count(), 2);
         let Output::Records { bytes, count, .. } = batch.into_output() else {
             unreachable!()

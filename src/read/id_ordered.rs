@@ -86,7 +86,16 @@ pub async fn read<P: Pages, K: Sink>(run: &StreamRun<P, K>) -> Result<()> {
         }
         if since_checkpoint >= run.settings.checkpoint_interval.get() && pages.position().page > 1 {
             since_checkpoint = 0;
-            let state = checkpoint(cursor, pages.position(), incremental, upper, high_water);
+            let mut state = checkpoint(cursor, pages.position(), incremental, upper, high_water);
+            if run.hashes_primary_key() {
+                // The last id is compared in order, so only the clear id
+                // would do, and a clear key must not reach the state.
+                // Without it a resumed walk skips nothing: products past
+                // the checkpoint may come again, none is lost.
+                if let Some(resume) = state.resume.as_mut() {
+                    resume.last_id = None;
+                }
+            }
             run.sink.state(state).await;
         }
     }
@@ -195,6 +204,35 @@ mod tests {
             Sent::State(json!({"resume": {"page": 2, "last_id": "p2", "total": 3}}))
         );
         assert_eq!(run.sink.states().last(), Some(&json!({})));
+    }
+
+    #[tokio::test]
+    async fn with_a_hashed_id_a_checkpoint_keeps_no_clear_id() {
+        let mut settings = settings();
+        settings.checkpoint_interval = NonZeroU64::new(2).unwrap();
+        let policy = crate::read::test_support::hashed_key_policy(&PRODUCTS);
+        let run = scripted(
+            &PRODUCTS,
+            SyncMode::FullRefresh,
+            None,
+            settings,
+            vec![
+                numbered_page(&PRODUCTS, &[("p1", AT), ("p2", AT)], true, Some(3)),
+                numbered_page(&PRODUCTS, &[("p3", AT)], false, Some(3)),
+            ],
+        )
+        .with_policy(Some(policy.clone()));
+        read(&run).await.unwrap();
+        let sent = run.sink.sent();
+        assert_eq!(
+            sent[2],
+            Sent::State(json!({"resume": {"page": 2, "total": 3}}))
+        );
+        let ids: Vec<String> = ["p1", "p2", "p3"]
+            .iter()
+            .map(|id| policy.record_key(id).into_owned())
+            .collect();
+        assert_eq!(run.sink.ids("id"), ids);
     }
 
     #[tokio::test]

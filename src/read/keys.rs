@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::http::BodyError;
 use crate::json_scan::{scan_string, skip_value, skip_whitespace};
+use crate::privacy::StreamPolicy;
 
 /// The fields of one record that the connector reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +38,9 @@ pub struct KeyReader {
     cursor_field: &'static str,
     id_prefix: Vec<u8>,
     cursor_key: memchr::memmem::FinderRev<'static>,
+    /// Set when the stream hashes its primary key: errors then quote the
+    /// hashed id, the one the destination knows.
+    hashed_ids: Option<std::sync::Arc<StreamPolicy>>,
 }
 
 impl KeyReader {
@@ -47,6 +51,21 @@ impl KeyReader {
             id_prefix: format!("{{\"{id_field}\":\"").into_bytes(),
             cursor_key: memchr::memmem::FinderRev::new(&format!("\"{cursor_field}\":\""))
                 .into_owned(),
+            hashed_ids: None,
+        }
+    }
+
+    /// Quotes ids in errors as `policy` hashes them.
+    pub fn with_hashed_ids(mut self, policy: std::sync::Arc<StreamPolicy>) -> Self {
+        self.hashed_ids = Some(policy);
+        self
+    }
+
+    /// `id` as an error may quote it.
+    fn shown<'a>(&self, id: &'a str) -> Cow<'a, str> {
+        match &self.hashed_ids {
+            Some(policy) => policy.record_key(id),
+            None => Cow::Borrowed(id),
         }
     }
 
@@ -59,13 +78,16 @@ impl KeyReader {
                 Some((Some(id), Some(cursor))) => (Cow::Borrowed(id), Cow::Borrowed(cursor)),
                 // Escapes, a value that is not a string, a missing field:
                 // the general parser decides, and explains.
-                _ => keys_by_serde(raw, self.id_field, self.cursor_field)?,
+                _ => keys_by_serde(raw, self.id_field, self.cursor_field, |id| {
+                    self.shown(id).into_owned()
+                })?,
             },
         };
         let cursor = DateTime::parse_from_rfc3339(&cursor)
             .map_err(|_| {
                 BodyError::fatal(format!(
-                    "record {id} has a {} that is not RFC 3339",
+                    "record {} has a {} that is not RFC 3339",
+                    self.shown(&id),
                     self.cursor_field
                 ))
             })?
@@ -139,6 +161,7 @@ fn keys_by_serde<'a>(
     raw: &'a RawValue,
     id_field: &str,
     cursor_field: &str,
+    shown: impl Fn(&str) -> String,
 ) -> Result<(Cow<'a, str>, Cow<'a, str>), BodyError> {
     let mut deserializer = serde_json::Deserializer::from_str(raw.get());
     let seed = KeysSeed {
@@ -147,8 +170,8 @@ fn keys_by_serde<'a>(
     };
     let (id, cursor) = seed.deserialize(&mut deserializer)?;
     let id = id.ok_or_else(|| BodyError::fatal(format!("a record has no {id_field}")))?;
-    let cursor =
-        cursor.ok_or_else(|| BodyError::fatal(format!("record {id} has no {cursor_field}")))?;
+    let cursor = cursor
+        .ok_or_else(|| BodyError::fatal(format!("record {} has no {cursor_field}", shown(&id))))?;
     Ok((id, cursor))
 }
 
@@ -342,7 +365,7 @@ mod tests {
                 let raw = raw(&text);
                 let fast =
                     top_level_strings(raw.get(), "id", "updated_at").expect("no escapes here");
-                let (id, cursor) = keys_by_serde(&raw, "id", "updated_at").unwrap();
+                let (id, cursor) = keys_by_serde(&raw, "id", "updated_at", str::to_owned).unwrap();
                 assert_eq!(fast, (Some(id.as_ref()), Some(cursor.as_ref())), "{text}");
             }
         }
@@ -384,6 +407,34 @@ mod tests {
         let record = raw(r#"{"id":"ord_1"}"#);
         let error = record_keys(&record, "id", "updated_at").unwrap_err();
         assert!(error.detail.contains("updated_at"), "{error}");
+    }
+
+    #[test]
+    fn errors_quote_a_hashed_id_as_the_destination_knows_it() {
+        let entries: Vec<crate::privacy::FieldPolicyEntry> = serde_json::from_value(
+            serde_json::json!([{"stream": "orders", "field": "id", "action": "hash", "normalize": "none"}]),
+        )
+        .unwrap();
+        let policy = crate::privacy::FieldPolicies::compile(
+            &entries,
+            Some(&crate::config::Secret::new("test-hash-key-0123456789")),
+            crate::config::TimestampMode::Utc,
+        )
+        .unwrap()
+        .for_stream("orders")
+        .unwrap();
+        let reader = KeyReader::new("id", "updated_at").with_hashed_ids(policy.clone());
+        for record in [
+            r#"{"id":"ord_secret","updated_at":"yesterday"}"#,
+            r#"{"id":"ord_secret"}"#,
+        ] {
+            let error = reader.read(&raw(record)).unwrap_err();
+            assert!(!error.detail.contains("ord_secret"), "{error}");
+            assert!(
+                error.detail.contains(&*policy.record_key("ord_secret")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

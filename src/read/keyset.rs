@@ -216,12 +216,15 @@ fn parse<P: Pages, K: Sink>(
         // A record skipped as already emitted still counts as seen: it is
         // in the destination.
         newest = newest.max(Some(keys.cursor));
-        if emitted(keys.cursor, &keys.id) {
+        // The key as emitted (hashed if the policy hashes it) is the one
+        // remembered, in memory and in the state.
+        let key = run.record_key(&keys.id);
+        if emitted(keys.cursor, &key) {
             continue;
         }
-        batch.push(raw);
+        batch.push(raw)?;
         if remember {
-            keys_emitted.push((keys.cursor, keys.id.into_owned()));
+            keys_emitted.push((keys.cursor, key.into_owned()));
         }
     }
     // Only a walk that goes on can restart; its restart reads the seconds
@@ -233,7 +236,7 @@ fn parse<P: Pages, K: Sink>(
             if keys.cursor <= last - SECOND {
                 break;
             }
-            last_second.push((keys.cursor, keys.id.into_owned()));
+            last_second.push((keys.cursor, run.record_key(&keys.id).into_owned()));
         }
     }
     Ok(KeysetPage {

@@ -159,7 +159,8 @@ pub async fn run(
                 pages,
                 sink,
             )
-            .with_timestamps(timestamps),
+            .with_timestamps(timestamps)
+            .with_policy(config.privacy.for_stream(stream.def.name)),
         );
         run.sink.status(StreamStatus::Started).await;
         tasks.push((run.clone(), tokio::spawn(read_stream(run))));

@@ -176,7 +176,7 @@ fn parse<P: Pages, K: Sink>(
             max_id = Some(keys.id.to_string());
         }
         if keep(&keys) {
-            batch.push(raw);
+            batch.push(raw)?;
             newest = newest.max(Some(keys.cursor));
         }
     }

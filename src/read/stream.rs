@@ -19,6 +19,7 @@ use super::keys::KeyReader;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::{ApiClient, ApiRequest, BodyError};
+use crate::privacy::StreamPolicy;
 use crate::protocol::{
     Emitter, EstimateTrace, LogLevel, Message, Output, RecordFrame, StreamDescriptor, StreamId,
     StreamStatus, StreamStatusTrace, SyncMode, TraceBody, TraceMessage,
@@ -131,6 +132,8 @@ pub struct StreamRun<P, K> {
     pub sink: K,
     /// Rewrites this stream's date-times to UTC; `None` passes them as sent.
     pub timestamps: Option<Arc<StreamTimestamps>>,
+    /// The fields this stream blocks or hashes; `None` for most streams.
+    pub policy: Option<Arc<StreamPolicy>>,
 }
 
 impl<P: Pages, K: Sink> StreamRun<P, K> {
@@ -154,6 +157,7 @@ impl<P: Pages, K: Sink> StreamRun<P, K> {
             pages,
             sink,
             timestamps: None,
+            policy: None,
         }
     }
 
@@ -174,7 +178,36 @@ impl<P: Pages, K: Sink> StreamRun<P, K> {
 
     /// An empty batch of this stream's records.
     pub fn batch(&self, body_len: usize) -> Batch {
-        Batch::new(self.id, self.sink.record_frame(), body_len).with_utc(self.timestamps.clone())
+        Batch::new(self.id, self.sink.record_frame(), body_len)
+            .with_utc(self.timestamps.clone())
+            .with_policy(self.policy.clone())
+    }
+
+    /// Applies `policy` to this stream's records. A hashed primary key is
+    /// also the key the walks remember and quote, so that no clear key
+    /// reaches a state or a message.
+    pub fn with_policy(mut self, policy: Option<Arc<StreamPolicy>>) -> Self {
+        if let Some(policy) = policy.as_ref().filter(|p| p.hashes_primary_key) {
+            self.keys = KeyReader::new(self.def.primary_key, self.def.cursor_field)
+                .with_hashed_ids(policy.clone());
+        }
+        self.policy = policy;
+        self
+    }
+
+    /// The key of a record as the stream emits, remembers and quotes it:
+    /// hashed when the policy hashes the primary key.
+    pub fn record_key<'a>(&self, id: &'a str) -> std::borrow::Cow<'a, str> {
+        match &self.policy {
+            Some(policy) => policy.record_key(id),
+            None => std::borrow::Cow::Borrowed(id),
+        }
+    }
+
+    /// Whether the clear primary key must stay out of states: a position
+    /// that needs the clear id (the last id of a page walk) is not saved.
+    pub fn hashes_primary_key(&self) -> bool {
+        self.policy.as_ref().is_some_and(|p| p.hashes_primary_key)
     }
 
     /// Rewrites the date-times of this stream's records to UTC.

@@ -19,6 +19,22 @@ use crate::protocol::{LogLevel, Output, RecordFrame, SyncMode};
 use crate::state::StreamState;
 use crate::streams::StreamDef;
 
+/// The policy that hashes the primary key of `def`.
+pub fn hashed_key_policy(def: &StreamDef) -> Arc<crate::privacy::StreamPolicy> {
+    let entries: Vec<crate::privacy::FieldPolicyEntry> = serde_json::from_value(json!([
+        {"stream": def.name, "field": def.primary_key, "action": "hash", "normalize": "none"}
+    ]))
+    .expect("a policy entry");
+    crate::privacy::FieldPolicies::compile(
+        &entries,
+        Some(&crate::config::Secret::new("test-hash-key-0123456789")),
+        crate::config::TimestampMode::Utc,
+    )
+    .expect("a valid policy")
+    .for_stream(def.name)
+    .expect("the stream's policy")
+}
+
 pub fn t(s: &str) -> DateTime<Utc> {
     s.parse().expect("a test instant")
 }

@@ -447,6 +447,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn with_a_hashed_event_id_the_state_remembers_and_skips_the_hashed_ids() {
+        let events = def("order_events");
+        let policy = crate::read::test_support::hashed_key_policy(events);
+        let hashed = |id: &str| policy.record_key(id).into_owned();
+        let rows = [WINDOW[0], ("late", "2024-01-01T10:58:00Z"), WINDOW[1]];
+        let mut state = at_cursor("2024-01-01T11:00:00Z").unwrap();
+        for (id, at) in WINDOW {
+            state.emitted.insert(t(at), &hashed(id));
+        }
+        let run = Arc::new(
+            scripted(
+                events,
+                SyncMode::Incremental,
+                Some(state),
+                settings(),
+                vec![
+                    keyset_page(events, &rows[..1], Some("x")),
+                    keyset_page(events, &rows, None),
+                ],
+            )
+            .with_policy(Some(policy.clone())),
+        );
+        read(run.clone(), keyset(events)).await.unwrap();
+        assert_eq!(run.sink.ids("event_id"), [hashed("late")]);
+        let after = final_state(&run);
+        assert!(
+            after
+                .emitted
+                .contains(t("2024-01-01T10:58:00Z"), &hashed("late"))
+        );
+        let text = serde_json::to_string(&after.to_value()).unwrap();
+        for clear in ["e1", "e2", "late"] {
+            assert!(!text.contains(&format!("\"{clear}\"")), "{text}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_state_without_the_memory_emits_the_window_once_more_then_remembers_it() {
         let state = at_cursor("2024-01-01T11:00:00Z");
         let run = read_events(state, settings(), &WINDOW).await;

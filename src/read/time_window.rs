@@ -208,7 +208,7 @@ fn first_page<P: Pages, K: Sink>(
             break; // the last second continues on the next page 1
         }
         if run.wanted(keys.cursor) {
-            batch.push(raw);
+            batch.push(raw)?;
             newest = newest.max(Some(keys.cursor));
         }
     }

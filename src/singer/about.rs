@@ -77,6 +77,7 @@ fn setting(name: String, schema: &Value, required: bool) -> Setting {
         (Some("boolean"), _) => "boolean",
         (Some("string"), Some("date-time")) => "date_iso8601",
         (Some("object"), _) => "object",
+        (Some("array"), _) => "array",
         _ => "string",
     };
     Setting {
@@ -170,6 +171,8 @@ mod tests {
         assert_eq!(find("include_deleted").kind, "boolean");
         assert_eq!(find("start_date").kind, "date_iso8601");
         assert_eq!(find("requests_per_second").kind, "decimal");
+        assert_eq!(find("field_policies").kind, "array");
+        assert!(find("hash_key").sensitive);
         assert!(settings(&spec()).iter().all(|s| s.name != "credentials"));
     }
 

@@ -50,7 +50,15 @@ fn read_inputs(
 ) -> Result<(ReadInputs, Vec<catalog::SelectedStream>, Bookmarks), Error> {
     let config = Config::load(config_path)?;
     let catalog_value = config::read_json_file(catalog_path, "catalog")?;
-    let selected = catalog::selected(&catalog_value)?;
+    let mut selected = catalog::selected(&catalog_value)?;
+    // A catalog made before the policy changed still gets SCHEMA messages
+    // that match the records: the policy is applied to its schemas too
+    // (again, for one from --discover, which changes nothing).
+    for stream in &mut selected {
+        if let Some(policy) = config.privacy.for_stream(stream.def.name) {
+            policy.apply_to_schema(&mut stream.schema);
+        }
+    }
     let bookmarks = Bookmarks::load(state_path)?;
     let planned = crate::read::plan(&catalog::configured(&selected), &bookmarks.input_state()?)?;
     Ok((ReadInputs { config, planned }, selected, bookmarks))
