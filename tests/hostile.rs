@@ -408,6 +408,10 @@ hostile_cases! {
         })
     }, Expect::Fails { failure_type: "system_error", says: "claims has_more" });
 
+    an_empty_probe_page_with_a_next_page_token_is_an_error: case("customers", |r| {
+        (r.path == "/v1/customers").then(|| customers_page(0..0, Some("t1".into())))
+    }, Expect::Fails { failure_type: "system_error", says: "claims more after it" });
+
     a_count_without_records_is_an_error: case("customers", |r| {
         (r.path == "/v1/customers").then(|| answer(
             200,

@@ -158,6 +158,13 @@ async fn probe_window<P: Pages, K: Sink>(
                     "the first page holds no record, yet X-Total-Count says {total}"
                 )));
             }
+            // Likewise a first page that claims more after it.
+            let claims_more = page.next_page_token.is_some() || page.has_more == Some(true);
+            if earliest.is_none() && claims_more {
+                return Err(BodyError::fatal(
+                    "the first page holds no record yet claims more after it",
+                ));
+            }
             Ok((earliest, total))
         })
         .await
@@ -617,6 +624,17 @@ mod tests {
         .await;
         assert!(
             error.message().contains("X-Total-Count says 3"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_empty_first_page_with_a_next_page_token_is_an_error() {
+        let (_, error) =
+            read_customers_failing(vec![keyset_page(def("customers"), &[], Some("x"))]).await;
+        assert!(
+            error.message().contains("claims more after it"),
             "{}",
             error.message()
         );
