@@ -70,6 +70,46 @@ pub fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
     }
 }
 
+/// Whether the positions `at` (ascending) all lie at the top level of
+/// `bytes`, one JSON object: scanning from the first position to the end, no
+/// bracket closes before the object's own final `}`, and each later position
+/// (a string's opening quote) is reached at the depth of the first.
+pub fn at_top_level(bytes: &[u8], at: impl IntoIterator<Item = usize>) -> bool {
+    let mut at = at.into_iter().peekable();
+    let (Some(first), Some(last)) = (at.next(), bytes.len().checked_sub(1)) else {
+        return false;
+    };
+    let mut depth = 0usize;
+    let mut i = first;
+    while i < last {
+        if at.peek() == Some(&i) {
+            if depth != 0 {
+                return false;
+            }
+            at.next();
+        }
+        match bytes[i] {
+            b'"' => match scan_string(bytes, i) {
+                Some(string) => {
+                    i = string.end;
+                    continue;
+                }
+                None => return false,
+            },
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                if depth == 0 {
+                    return false;
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    at.next().is_none() && bytes[last] == b'}' && depth == 0
+}
+
 /// The position of the first byte at or after `at` that is not white space.
 pub fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
     while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {

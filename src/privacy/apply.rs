@@ -213,27 +213,14 @@ fn compact(json: &str) -> Cow<'_, str> {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::policy::{FieldPolicies, FieldPolicyEntry, HashKey};
+    use super::super::policy::{FieldPolicies, HashKey, test_entries};
     use super::*;
     use crate::config::{Secret, TimestampMode};
 
     const KEY: &str = "test-hash-key-0123456789";
 
     fn policy(stream: &str, entries: Value) -> std::sync::Arc<StreamPolicy> {
-        let entries: Vec<FieldPolicyEntry> = entries
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                let mut e = e.clone();
-                e["stream"] = json!(stream);
-                e.as_object_mut()
-                    .unwrap()
-                    .entry("normalize")
-                    .or_insert(json!("none"));
-                serde_json::from_value(e).unwrap()
-            })
-            .collect();
+        let entries = test_entries(&entries, Some(stream));
         FieldPolicies::compile(&entries, Some(&Secret::new(KEY)), TimestampMode::Utc)
             .unwrap()
             .for_stream(stream)

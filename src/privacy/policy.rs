@@ -449,26 +449,34 @@ fn build(rest: &[Step], leaf: Leaf, index: usize) -> Rule {
     }
 }
 
+/// Entries from a JSON array of them, for the tests of this module's rooms:
+/// `normalize` defaults to `none` as the spec fills it in, and `stream`, if
+/// given, is set on each.
+#[cfg(test)]
+pub(super) fn test_entries(value: &Value, stream: Option<&str>) -> Vec<FieldPolicyEntry> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            let mut entry = entry.clone();
+            let object = entry.as_object_mut().unwrap();
+            if let Some(stream) = stream {
+                object.insert("stream".into(), stream.into());
+            }
+            object.entry("normalize").or_insert("none".into());
+            serde_json::from_value(entry).unwrap()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn entries(value: Value) -> Vec<FieldPolicyEntry> {
-        value
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|entry| {
-                let mut entry = entry.clone();
-                entry
-                    .as_object_mut()
-                    .unwrap()
-                    .entry("normalize")
-                    .or_insert(json!("none"));
-                serde_json::from_value(entry).unwrap()
-            })
-            .collect()
+        test_entries(&value, None)
     }
 
     fn compile(value: Value) -> Result<FieldPolicies> {

@@ -128,26 +128,13 @@ fn hashed_schema(path: &str, spec: HashSpec) -> Value {
 mod tests {
     use serde_json::json;
 
-    use super::super::policy::{FieldPolicies, FieldPolicyEntry};
+    use super::super::policy::{FieldPolicies, FieldPolicyEntry, test_entries};
     use super::*;
     use crate::config::{Secret, TimestampMode};
     use crate::streams;
 
     fn schema_with(stream: &str, entries: Value) -> Value {
-        let entries: Vec<FieldPolicyEntry> = entries
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                let mut e = e.clone();
-                e["stream"] = json!(stream);
-                e.as_object_mut()
-                    .unwrap()
-                    .entry("normalize")
-                    .or_insert(json!("none"));
-                serde_json::from_value(e).unwrap()
-            })
-            .collect();
+        let entries = test_entries(&entries, Some(stream));
         let policies = FieldPolicies::compile(
             &entries,
             Some(&Secret::new("test-hash-key-0123456789")),

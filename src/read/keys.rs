@@ -11,7 +11,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::http::BodyError;
-use crate::json_scan::{scan_string, skip_value, skip_whitespace};
+use crate::json_scan::{at_top_level, scan_string, skip_value, skip_whitespace};
 use crate::privacy::StreamPolicy;
 
 /// The fields of one record that the connector reads.
@@ -107,7 +107,7 @@ impl KeyReader {
             return None;
         }
         let value = scan_string(bytes, at + self.cursor_key.needle().len() - 1)?;
-        if id.escaped || value.escaped || !closes_only_at_the_end(bytes, value.end) {
+        if id.escaped || value.escaped || !at_top_level(bytes, [value.end]) {
             return None;
         }
         Some((
@@ -115,35 +115,6 @@ impl KeyReader {
             &json[value.start..value.end - 1],
         ))
     }
-}
-
-/// Whether, from `at` to the end of the record, no bracket closes before the
-/// record's own final `}`: then `at` is at the top level of the record.
-fn closes_only_at_the_end(bytes: &[u8], at: usize) -> bool {
-    let last = bytes.len() - 1;
-    let mut depth = 0usize;
-    let mut i = at;
-    while i < last {
-        match bytes[i] {
-            b'"' => match scan_string(bytes, i) {
-                Some(string) => {
-                    i = string.end;
-                    continue;
-                }
-                None => return false,
-            },
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                if depth == 0 {
-                    return false;
-                }
-                depth -= 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    bytes[last] == b'}' && depth == 0
 }
 
 /// Reads the primary key and the cursor out of a raw record (the general

@@ -601,6 +601,10 @@ mod tests {
         assert_eq!(run.sink.states(), [json!({})]);
     }
 
+    fn assert_says(error: &Error, text: &str) {
+        assert!(error.message().contains(text), "{}", error.message());
+    }
+
     /// A full refresh of customers that must fail, and its error.
     async fn read_customers_failing(answers: Vec<Answer>) -> (Arc<ScriptedRun>, Error) {
         let def = def("customers");
@@ -622,22 +626,14 @@ mod tests {
             total: Some(3),
         }])
         .await;
-        assert!(
-            error.message().contains("X-Total-Count says 3"),
-            "{}",
-            error.message()
-        );
+        assert_says(&error, "X-Total-Count says 3");
     }
 
     #[tokio::test]
     async fn an_empty_first_page_with_a_next_page_token_is_an_error() {
         let (_, error) =
             read_customers_failing(vec![keyset_page(def("customers"), &[], Some("x"))]).await;
-        assert!(
-            error.message().contains("claims more after it"),
-            "{}",
-            error.message()
-        );
+        assert_says(&error, "claims more after it");
     }
 
     #[tokio::test]
@@ -650,11 +646,7 @@ mod tests {
         ])
         .await;
         assert_eq!(error.failure_type(), FailureType::System);
-        assert!(
-            error.message().contains("none when the window is walked"),
-            "{}",
-            error.message()
-        );
+        assert_says(&error, "none when the window is walked");
         assert!(
             !run.sink
                 .sent()

@@ -13,7 +13,7 @@
 //! decides: the quick path is never the only judge of a record.
 
 use super::{Node, ObjectPlan, Reading, read_date_time};
-use crate::json_scan::scan_string;
+use crate::json_scan::at_top_level;
 
 /// Where an offset-shaped value ends: the position of its sign, in
 /// `…d±hh:mm"`. Every date-time with a numeric offset matches; a few other
@@ -68,7 +68,7 @@ pub(super) fn rewrite(
             lenient,
         });
     }
-    if values.is_empty() || !all_at_top_level(bytes, &values) {
+    if values.is_empty() || !at_top_level(bytes, values.iter().map(|v| v.start - 1)) {
         return None;
     }
     let mut out = String::with_capacity(record.len());
@@ -124,46 +124,6 @@ fn top_level_field<'p>(root: &'p ObjectPlan, record: &str, quote: usize) -> Opti
 /// The position of the last byte before `at` that is not white space.
 fn skip_whitespace_back(bytes: &[u8], at: usize) -> Option<usize> {
     bytes[..at].iter().rposition(|b| !b.is_ascii_whitespace())
-}
-
-/// Whether every value opens at the record's top level: scanning from the
-/// first to the record's end, no bracket closes below the level the first
-/// is at, each later one is at that level, and the record's final `}` is
-/// the first close. Then all of them are fields of the record itself.
-fn all_at_top_level(bytes: &[u8], values: &[Value<'_>]) -> bool {
-    let last = bytes.len() - 1;
-    let mut openings = values.iter().map(|v| v.start - 1).peekable();
-    let mut depth = 0usize;
-    let mut i = values[0].start - 1;
-    while i < last {
-        match bytes[i] {
-            b'"' => {
-                if openings.peek() == Some(&i) {
-                    if depth != 0 {
-                        return false;
-                    }
-                    openings.next();
-                }
-                match scan_string(bytes, i) {
-                    Some(string) => {
-                        i = string.end;
-                        continue;
-                    }
-                    None => return false,
-                }
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                if depth == 0 {
-                    return false;
-                }
-                depth -= 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    openings.next().is_none() && bytes[last] == b'}' && depth == 0
 }
 
 #[cfg(test)]
