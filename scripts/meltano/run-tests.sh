@@ -30,11 +30,16 @@ fail() { log "FAIL: $*"; exit 1; }
 
 SANDBOX_PID=
 PG_CTL=
-PGDATA_DIR=$WORK/pg
+# PostgreSQL runs as the postgres user, who may not enter the checkout (a
+# clone in a `mktemp -d` folder is 0700 root): its files live in a folder
+# of their own.
+PG_HOME=
+PGDATA_DIR=
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 cleanup() {
   if [ -n "$SANDBOX_PID" ]; then kill "$SANDBOX_PID" 2>/dev/null || true; wait "$SANDBOX_PID" 2>/dev/null || true; fi
   if [ -n "$PG_CTL" ]; then as_pg "$PG_CTL" -D "$PGDATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 || true; fi
+  if [ -n "$PG_HOME" ]; then rm -rf "$PG_HOME"; fi
 }
 trap cleanup EXIT
 
@@ -76,14 +81,17 @@ fi
 [ -x "$PG_BIN/initdb" ] || fail "no initdb after installing postgresql"
 PG_PORT=$(free_port)
 rm -rf "$WORK"
-mkdir -p "$WORK" "$PGDATA_DIR"
-[ "$(id -u)" = 0 ] && chown postgres "$PGDATA_DIR" "$WORK"
+mkdir -p "$WORK"
+PG_HOME=$(mktemp -d "${TMPDIR:-/tmp}/meltano-pg.XXXXXX")
+PGDATA_DIR=$PG_HOME/data
+mkdir -p "$PGDATA_DIR"
+[ "$(id -u)" = 0 ] && chown -R postgres "$PG_HOME"
 as_pg "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --encoding=UTF8 >"$WORK/initdb.log" 2>&1 ||
   { cat "$WORK/initdb.log" >&2; fail "initdb"; }
 PG_CTL=$PG_BIN/pg_ctl
-as_pg "$PG_CTL" -D "$PGDATA_DIR" -w -t 60 -l "$WORK/postgres.log" \
+as_pg "$PG_CTL" -D "$PGDATA_DIR" -w -t 60 -l "$PG_HOME/postgres.log" \
   -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PGDATA_DIR -c timezone=UTC" start >/dev/null ||
-  { cat "$WORK/postgres.log" >&2; fail "PostgreSQL did not start"; }
+  { cat "$PG_HOME/postgres.log" >&2; fail "PostgreSQL did not start"; }
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGTZ=UTC
 psql -q -d postgres -c 'CREATE DATABASE ecommerce' || fail "create database"
 log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
