@@ -75,27 +75,31 @@ pub fn skip_value(bytes: &[u8], at: usize) -> Option<usize> {
 /// bracket closes before the object's own final `}`, and each later position
 /// (a string's opening quote) is reached at the depth of the first.
 pub fn at_top_level(bytes: &[u8], at: impl IntoIterator<Item = usize>) -> bool {
-    let mut at = at.into_iter().peekable();
+    let mut at = at.into_iter();
     let (Some(first), Some(last)) = (at.next(), bytes.len().checked_sub(1)) else {
         return false;
     };
+    // Later positions open strings, so only a quote can be the next one.
+    let mut next = at.next();
     let mut depth = 0usize;
     let mut i = first;
     while i < last {
-        if at.peek() == Some(&i) {
-            if depth != 0 {
-                return false;
-            }
-            at.next();
-        }
         match bytes[i] {
-            b'"' => match scan_string(bytes, i) {
-                Some(string) => {
-                    i = string.end;
-                    continue;
+            b'"' => {
+                if next == Some(i) {
+                    if depth != 0 {
+                        return false;
+                    }
+                    next = at.next();
                 }
-                None => return false,
-            },
+                match scan_string(bytes, i) {
+                    Some(string) => {
+                        i = string.end;
+                        continue;
+                    }
+                    None => return false,
+                }
+            }
             b'{' | b'[' => depth += 1,
             b'}' | b']' => {
                 if depth == 0 {
@@ -107,7 +111,23 @@ pub fn at_top_level(bytes: &[u8], at: impl IntoIterator<Item = usize>) -> bool {
         }
         i += 1;
     }
-    at.next().is_none() && bytes[last] == b'}' && depth == 0
+    next.is_none() && bytes[last] == b'}' && depth == 0
+}
+
+/// Whether no bracket of any kind, even inside a string, lies from `from`
+/// to the object's final `}`. Then a string that opens at `from` (with a
+/// quote that is a real one, which the caller knows from what follows it)
+/// is in the container that the final `}` closes: the top-level object. The
+/// quick answer of [`at_top_level`] for records whose nested values come
+/// before it; `false` only means "scan".
+pub fn flat_to_end(bytes: &[u8], from: usize) -> bool {
+    let Some((&b'}', body)) = bytes.split_last() else {
+        return false;
+    };
+    let Some(tail) = body.get(from..) else {
+        return false;
+    };
+    memchr::memchr3(b'{', b'[', b']', tail).is_none() && memchr::memchr(b'}', tail).is_none()
 }
 
 /// The position of the first byte at or after `at` that is not white space.
@@ -116,4 +136,42 @@ pub fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
         at += 1;
     }
     at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tail_without_brackets_is_flat_to_the_end() {
+        let record = br#"{"a":{"b":[1]},"at":"x","n":null}"#;
+        let at = record.windows(4).position(|w| w == br#""at""#).unwrap();
+        assert!(flat_to_end(record, at));
+        assert!(at_top_level(record, [at]));
+    }
+
+    #[test]
+    fn any_bracket_after_the_position_even_in_a_string_means_scan() {
+        for record in [
+            &br#"{"at":"x","b":{"c":1}}"#[..],
+            br#"{"at":"x","b":[1]}"#,
+            br#"{"at":"x","b":"}"}"#,
+        ] {
+            assert!(
+                !flat_to_end(record, 1),
+                "{}",
+                String::from_utf8_lossy(record)
+            );
+        }
+        // The scan then tells the nested case from the bracket in a string.
+        assert!(at_top_level(br#"{"at":"x","b":"}"}"#, [1]));
+        assert!(!at_top_level(br#"{"b":{"at":"x"},"c":1}"#, [6]));
+    }
+
+    #[test]
+    fn only_an_object_is_flat() {
+        assert!(!flat_to_end(br#"["at","x"]"#, 1));
+        assert!(!flat_to_end(b"", 0));
+        assert!(!flat_to_end(b"}", 5));
+    }
 }

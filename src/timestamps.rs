@@ -25,6 +25,8 @@ use crate::json_scan::{Scanned, scan_string, skip_value, skip_whitespace};
 
 mod quick;
 
+use quick::Rewrite;
+
 /// The date-time fields of one stream's records, compiled from its JSON schema.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct DateTimePlan {
@@ -92,13 +94,38 @@ impl DateTimePlan {
         record: &'a str,
         mut not_a_timestamp: impl FnMut(&str),
     ) -> Cow<'a, str> {
-        let mut signs = quick::offset_signs(record.as_bytes()).peekable();
-        if self.is_empty() || signs.peek().is_none() {
+        if self.is_empty() {
             return Cow::Borrowed(record);
         }
-        match quick::rewrite(&self.root, record, signs, &mut not_a_timestamp) {
-            Some(out) => Cow::Owned(out),
-            None => self.walk(record, not_a_timestamp),
+        let mut out = Vec::new();
+        match quick::rewrite(&self.root, record, &mut out, &mut not_a_timestamp) {
+            Rewrite::NoOffset => Cow::Borrowed(record),
+            // The rewrite only replaced ASCII within valid UTF-8.
+            Rewrite::Written => match String::from_utf8(out) {
+                Ok(out) => Cow::Owned(out),
+                Err(_) => self.walk(record, not_a_timestamp),
+            },
+            Rewrite::Walk => self.walk(record, not_a_timestamp),
+        }
+    }
+
+    /// Appends what [`DateTimePlan::to_utc`] returns for `record` to `out`,
+    /// written in place: the record path frames records straight into its
+    /// page buffer, so a rewritten record costs no allocation of its own.
+    pub fn write_utc(
+        &self,
+        record: &str,
+        out: &mut Vec<u8>,
+        mut not_a_timestamp: impl FnMut(&str),
+    ) {
+        if self.is_empty() {
+            out.extend_from_slice(record.as_bytes());
+            return;
+        }
+        match quick::rewrite(&self.root, record, out, &mut not_a_timestamp) {
+            Rewrite::NoOffset => out.extend_from_slice(record.as_bytes()),
+            Rewrite::Written => {}
+            Rewrite::Walk => out.extend_from_slice(self.walk(record, not_a_timestamp).as_bytes()),
         }
     }
 
@@ -303,8 +330,8 @@ struct UtcDateTime<'a> {
 }
 
 impl UtcDateTime<'_> {
-    /// Appends `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
-    fn push_to(&self, out: &mut String) {
+    /// `YYYY-MM-DDTHH:MM:SS`, the part before the fraction.
+    fn digits(&self) -> [u8; 19] {
         let mut buffer = *b"0000-00-00T00:00:00";
         // Every field is below 100 but the year, written as two pairs.
         let mut put = |at: usize, value: u32| {
@@ -318,10 +345,83 @@ impl UtcDateTime<'_> {
         put(11, self.minute_of_day / 60);
         put(14, self.minute_of_day % 60);
         put(17, self.second);
-        out.push_str(std::str::from_utf8(&buffer).expect("ASCII digits"));
+        buffer
+    }
+
+    /// Appends `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
+    fn push_to(&self, out: &mut String) {
+        out.extend(self.digits().map(char::from));
         out.push_str(self.fraction);
         out.push('Z');
     }
+
+    /// [`UtcDateTime::push_to`] for a byte buffer.
+    fn write_to(&self, out: &mut Vec<u8>) {
+        let digits = self.digits();
+        if self.fraction.is_empty() {
+            // One copy for the common case: no fraction.
+            let mut whole = [b'Z'; 20];
+            whole[..19].copy_from_slice(&digits);
+            out.extend_from_slice(&whole);
+        } else {
+            out.extend_from_slice(&digits);
+            out.extend_from_slice(self.fraction.as_bytes());
+            out.push(b'Z');
+        }
+    }
+}
+
+/// The common case of the rewrite done at fixed places: `text` is exactly
+/// `YYYY-MM-DDTHH:MM:SS±hh:mm` (no fraction) and its instant falls on the
+/// same date in UTC; then its UTC form, `YYYY-MM-DDTHH:MM:SSZ`. `None` for
+/// anything else, which [`read_date_time`] then reads (a date that changes,
+/// a fraction, or no date-time at all).
+fn same_day_in_utc(text: &[u8]) -> Option<[u8; 20]> {
+    let t: &[u8; 25] = text.try_into().ok()?;
+    let pair = |at: usize| -> Option<u32> {
+        let (tens, ones) = (t[at].wrapping_sub(b'0'), t[at + 1].wrapping_sub(b'0'));
+        (tens < 10 && ones < 10).then(|| u32::from(tens) * 10 + u32::from(ones))
+    };
+    let east = match t[19] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    if t[4] != b'-'
+        || t[7] != b'-'
+        || t[10] != b'T'
+        || t[13] != b':'
+        || t[16] != b':'
+        || t[22] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (pair(0)? * 100 + pair(2)?, pair(5)?, pair(8)?);
+    let (hour, minute, second) = (pair(11)?, pair(14)?, pair(17)?);
+    let (offset_hours, offset_minutes) = (pair(20)?, pair(23)?);
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+        || offset_hours > 23
+        || offset_minutes > 59
+    {
+        return None;
+    }
+    let offset = east * i64::from(offset_hours * 60 + offset_minutes);
+    let minute_of_day = u32::try_from(i64::from(hour * 60 + minute) - offset)
+        .ok()
+        .filter(|m| *m < MINUTES_PER_DAY as u32)?;
+    let mut utc = [b'Z'; 20];
+    utc[..19].copy_from_slice(&t[..19]);
+    let (hour, minute) = (minute_of_day / 60, minute_of_day % 60);
+    utc[11] = b'0' + (hour / 10) as u8;
+    utc[12] = b'0' + (hour % 10) as u8;
+    utc[14] = b'0' + (minute / 10) as u8;
+    utc[15] = b'0' + (minute % 10) as u8;
+    Some(utc)
 }
 
 /// Reads an RFC 3339 date-time (`T` or `t`, seconds required, an optional
@@ -340,12 +440,18 @@ fn parse(text: &str) -> Option<Reading<'_>> {
             d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
         })
     };
-    let year = number(0, 4)?;
-    let month = number(5, 2)?;
-    let day = number(8, 2)?;
-    let hour = number(11, 2)?;
-    let minute = number(14, 2)?;
-    let second = number(17, 2)?;
+    // The fixed part read at fixed places, which the compiler checks once.
+    let head: &[u8; 19] = b.get(..19)?.try_into().ok()?;
+    let pair = |at: usize| -> Option<u32> {
+        let (tens, ones) = (head[at].wrapping_sub(b'0'), head[at + 1].wrapping_sub(b'0'));
+        (tens < 10 && ones < 10).then(|| u32::from(tens) * 10 + u32::from(ones))
+    };
+    let year = pair(0)? * 100 + pair(2)?;
+    let month = pair(5)?;
+    let day = pair(8)?;
+    let hour = pair(11)?;
+    let minute = pair(14)?;
+    let second = pair(17)?;
     if b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't')
@@ -457,15 +563,24 @@ impl StreamTimestamps {
     /// [`DateTimePlan::to_utc`]; `warn` gets a WARN message the first time
     /// a field of this stream holds a string that is not a date-time.
     pub fn to_utc<'a>(&self, record: &'a str, mut warn: impl FnMut(String)) -> Cow<'a, str> {
-        self.plan.to_utc(record, |path| {
-            let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
-            if warned.insert(path.into()) {
-                warn(format!(
-                    "{}: field {path} holds a value that is not an RFC 3339 date-time; it is passed through as sent (further ones are not reported)",
-                    self.stream
-                ));
-            }
-        })
+        self.plan
+            .to_utc(record, |path| self.not_a_timestamp(path, &mut warn))
+    }
+
+    /// [`DateTimePlan::write_utc`], warning as [`StreamTimestamps::to_utc`].
+    pub fn write_utc(&self, record: &str, out: &mut Vec<u8>, mut warn: impl FnMut(String)) {
+        self.plan
+            .write_utc(record, out, |path| self.not_a_timestamp(path, &mut warn))
+    }
+
+    fn not_a_timestamp(&self, path: &str, warn: &mut impl FnMut(String)) {
+        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        if warned.insert(path.into()) {
+            warn(format!(
+                "{}: field {path} holds a value that is not an RFC 3339 date-time; it is passed through as sent (further ones are not reported)",
+                self.stream
+            ));
+        }
     }
 }
 
@@ -473,6 +588,58 @@ impl StreamTimestamps {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_same_day_shortcut_agrees_with_the_general_reading() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut shortcuts = 0;
+        for _ in 0..20_000 {
+            let text = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{:02}:{:02}",
+                rng.u32(0..=9999),
+                rng.u32(0..=13),
+                rng.u32(0..=32),
+                rng.u32(0..=24),
+                rng.u32(0..=60),
+                rng.u32(0..=61),
+                if rng.bool() { '+' } else { '-' },
+                rng.u32(0..=24),
+                rng.u32(0..=60),
+            );
+            let general = match read_date_time(&text) {
+                Reading::Shifted(utc) => {
+                    let mut out = Vec::new();
+                    utc.write_to(&mut out);
+                    Some(out)
+                }
+                _ => None,
+            };
+            if let Some(utc) = same_day_in_utc(text.as_bytes()) {
+                shortcuts += 1;
+                assert_eq!(Some(utc.to_vec()), general, "{text}");
+                assert_eq!(utc[..10], text.as_bytes()[..10], "{text}");
+            }
+        }
+        assert!(shortcuts > 1_000, "the shortcut served only {shortcuts}");
+    }
+
+    #[test]
+    fn the_same_day_shortcut_leaves_day_changes_and_fractions_to_the_general_reading() {
+        for text in [
+            "2024-03-01T01:00:00+02:00",
+            "2024-03-01T23:00:00-02:00",
+            "2024-03-01T12:00:00.5+02:00",
+            "2024-13-01T12:00:00+02:00",
+            "2024-03-01T12:00:00+24:00",
+            "2024-03-01 12:00:00+02:00",
+        ] {
+            assert_eq!(same_day_in_utc(text.as_bytes()), None, "{text}");
+        }
+        assert_eq!(
+            same_day_in_utc(b"2024-03-01T12:30:45+05:45"),
+            Some(*b"2024-03-01T06:45:45Z")
+        );
+    }
 
     fn plan(schema: Value) -> DateTimePlan {
         DateTimePlan::from_schema(&schema)

@@ -76,8 +76,14 @@ impl RecordFrame {
     /// Like [`RecordFrame::write`], for a record the connector rewrote; it
     /// must still be one JSON object.
     pub fn write_str(&self, out: &mut Vec<u8>, data: &str) {
+        self.write_with(out, |out| out.extend_from_slice(data.as_bytes()));
+    }
+
+    /// Like [`RecordFrame::write_str`], the data written by `data` (one
+    /// JSON object) straight into `out`.
+    pub fn write_with(&self, out: &mut Vec<u8>, data: impl FnOnce(&mut Vec<u8>)) {
         out.extend_from_slice(&self.prefix);
-        out.extend_from_slice(data.as_bytes());
+        data(out);
         out.extend_from_slice(&self.suffix);
     }
 }

@@ -64,32 +64,38 @@ impl Batch {
     /// the policy. A record the policy cannot walk is an error that never
     /// quotes it.
     pub fn push(&mut self, data: &RawValue) -> Result<(), BodyError> {
-        let rewritten = match &self.utc {
+        let Some(policy) = &self.policy else {
+            match &self.utc {
+                Some(utc) => {
+                    let warnings = &mut self.warnings;
+                    self.frame.write_with(&mut self.bytes, |out| {
+                        utc.write_utc(data.get(), out, |warning| warnings.push(warning))
+                    });
+                    self.count += 1;
+                }
+                None => self.push_as_sent(data),
+            }
+            return Ok(());
+        };
+        let text = match &self.utc {
             Some(utc) => {
                 let warnings = &mut self.warnings;
                 utc.to_utc(data.get(), |warning| warnings.push(warning))
             }
             None => Cow::Borrowed(data.get()),
         };
-        match (&self.policy, rewritten) {
-            (Some(policy), text) => {
-                let mut out = std::mem::take(&mut self.scratch);
-                out.clear();
-                let applied = policy.apply(&text, &mut out);
-                if applied.is_ok() {
-                    self.push_rewritten(&out);
-                }
-                self.scratch = out;
-                applied.map_err(|_| {
-                    BodyError::fatal(
-                        "a record is not a JSON object the field policy can walk; it was not emitted",
-                    )
-                })?;
-            }
-            (None, Cow::Owned(text)) => self.push_rewritten(&text),
-            (None, Cow::Borrowed(_)) => self.push_as_sent(data),
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        let applied = policy.apply(&text, &mut out);
+        if applied.is_ok() {
+            self.push_rewritten(&out);
         }
-        Ok(())
+        self.scratch = out;
+        applied.map_err(|_| {
+            BodyError::fatal(
+                "a record is not a JSON object the field policy can walk; it was not emitted",
+            )
+        })
     }
 
     /// The warnings gathered so far, for the sink to log.

@@ -11,7 +11,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::http::BodyError;
-use crate::json_scan::{at_top_level, scan_string, skip_value, skip_whitespace};
+use crate::json_scan::{at_top_level, flat_to_end, scan_string, skip_value, skip_whitespace};
 use crate::privacy::StreamPolicy;
 
 /// The fields of one record that the connector reads.
@@ -107,7 +107,8 @@ impl KeyReader {
             return None;
         }
         let value = scan_string(bytes, at + self.cursor_key.needle().len() - 1)?;
-        if id.escaped || value.escaped || !at_top_level(bytes, [value.end]) {
+        let top_level = flat_to_end(bytes, value.end) || at_top_level(bytes, [value.end]);
+        if id.escaped || value.escaped || !top_level {
             return None;
         }
         Some((
