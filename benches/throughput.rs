@@ -459,6 +459,9 @@ fn write_config(
     if let Some(rps) = requests_per_second {
         config["requests_per_second"] = json!(rps);
     }
+    if let Ok(timestamps) = std::env::var("BENCH_TIMESTAMPS") {
+        config["timestamps"] = json!(timestamps);
+    }
     let path = dir.join(format!("{name}.config.json"));
     std::fs::write(&path, serde_json::to_vec_pretty(&config)?)?;
     Ok(path)

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 use memchr::arch::all::packedpair::Pair;
 
-use super::{Node, ObjectPlan, Reading, read_date_time, same_day_in_utc};
+use super::{Node, ObjectPlan, Reading, plain_to_utc, read_date_time};
 use crate::json_scan::{at_top_level, flat_to_end};
 
 /// Where an offset-shaped value ends: the position of its sign, in
@@ -167,7 +167,7 @@ pub(super) fn rewrite(
     out.reserve(record.len());
     let mut copied = 0;
     for value in values() {
-        if let Some(utc) = same_day_in_utc(&bytes[value.start..value.end]) {
+        if let Some(utc) = plain_to_utc(&bytes[value.start..value.end]) {
             out.extend_from_slice(&bytes[copied..value.start]);
             out.extend_from_slice(&utc);
             copied = value.end;
