@@ -353,17 +353,9 @@ impl UtcDateTime<'_> {
 
     /// [`UtcDateTime::push_to`] for a byte buffer.
     fn write_to(&self, out: &mut Vec<u8>) {
-        let digits = self.digits();
-        if self.fraction.is_empty() {
-            // One copy for the common case: no fraction.
-            let mut whole = [b'Z'; 20];
-            whole[..19].copy_from_slice(&digits);
-            out.extend_from_slice(&whole);
-        } else {
-            out.extend_from_slice(&digits);
-            out.extend_from_slice(self.fraction.as_bytes());
-            out.push(b'Z');
-        }
+        out.extend_from_slice(&self.digits());
+        out.extend_from_slice(self.fraction.as_bytes());
+        out.push(b'Z');
     }
 }
 

@@ -9,8 +9,8 @@
 //! walk of [`super::Walk`] reads every field before them.
 //!
 //! Anything else (an offset-shaped value in a nested object, an array, a
-//! field outside the plan, an escape nearby) answers `None`, and the walk
-//! decides: the quick path is never the only judge of a record.
+//! field outside the plan, an escape nearby) answers [`Rewrite::Walk`], and
+//! the walk decides: the quick path is never the only judge of a record.
 
 use std::sync::LazyLock;
 
