@@ -235,7 +235,7 @@ async fn read_stream(run: Arc<ApiStreamRun>) -> StreamOutcome {
     let result = match &run.def.walk {
         Walk::IdOrdered => id_ordered::read(&run).await,
         Walk::Keyset(keyset) => time_ordered::read(run.clone(), keyset).await,
-        Walk::TimeWindow(window) => time_ordered::read(run.clone(), window).await,
+        Walk::TimeWindow(window) => time_window::read(run.clone(), window).await,
     };
     match result {
         Ok(()) => {

@@ -1,4 +1,4 @@
-//! Reading a time-ordered stream (customers, orders, order events): find the
+//! Reading a keyset stream (customers, order events): find the
 //! window, probe it, cut it into slices, walk them in parallel.
 
 use std::future::Future;
@@ -173,7 +173,7 @@ async fn probe_window<P: Pages, K: Sink>(
 /// The checkpoints of the read. Incremental syncs of a stream with a
 /// lookback remember the keys they emit, and skip those the input state
 /// remembers: the lookback window is read again, never emitted again.
-fn tracker<P: Pages, K: Sink>(
+pub(super) fn tracker<P: Pages, K: Sink>(
     run: &StreamRun<P, K>,
     lookback: Option<Lookback>,
     baseline: Option<DateTime<Utc>>,
@@ -200,7 +200,7 @@ fn tracker<P: Pages, K: Sink>(
 
 /// The exclusive lower bound of the window, and the cursor the input state
 /// already makes certain.
-async fn window_start<P: Pages, K: Sink>(
+pub(super) async fn window_start<P: Pages, K: Sink>(
     run: &StreamRun<P, K>,
     lookback: Option<Lookback>,
 ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
