@@ -102,7 +102,7 @@ impl ApiClient {
                 http,
                 base: config.base_url.clone(),
                 auth: Authenticator::new(&config.credentials),
-                limiter: RateLimiter::new(config.requests_per_second, config.max_concurrency.get()),
+                limiter: RateLimiter::new(config.requests_per_second),
                 policy,
                 breaker,
                 events: Box::new(events),

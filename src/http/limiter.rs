@@ -4,18 +4,22 @@
 //! - the optional `requests_per_second` cap from the config, a strict GCRA
 //!   limiter (`governor`) with a burst of one, so the cap holds over any
 //!   window;
-//! - what the API says about its own bucket in `X-RateLimit-Limit`,
-//!   `-Remaining` and `-Reset`. Requests go out freely while the bucket holds
-//!   more tokens than requests may be in flight (the burst is used); below
-//!   that they are paced at the bucket's refill rate, learned from the
-//!   headers, and slower still the emptier the bucket gets, so that others
-//!   spending on the same credential slow us down smoothly instead of
-//!   provoking 429s ([`pace`], a pure function). After a 429 every request
-//!   waits until the `Retry-After` instant.
+//! - the API's own bucket, which the limiter mirrors from `X-RateLimit-Limit`,
+//!   `-Remaining` and `-Reset`: it believes the bucket holds what the last
+//!   answer said, less the requests sent after that answer's request (the
+//!   server had not counted them yet), plus what refilled since at the rate
+//!   the headers prove. A request goes out when the belief holds a token, so
+//!   the burst is spent at once and the refill rate is held without a 429;
+//!   every answer corrects the belief. When the bucket empties faster than
+//!   we spend (others on the same credential), a reserve of tokens is kept
+//!   for their spending, so that our rate shrinks smoothly instead of
+//!   provoking 429s. After a 429 every request waits until the
+//!   `Retry-After` instant.
 //!
 //! The limiter only says how long a request would wait ([`RateLimiter::reserve`]);
 //! the client decides whether that fits the request's time budget.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -29,35 +33,52 @@ const CAP_MARGIN: f64 = 0.97;
 /// it keeps every instant and duration representable.
 const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Keeps the pace of an empty bucket finite: with a reserve of `r` tokens it
-/// is `EMPTY_SHARE / (r + EMPTY_SHARE)` of the refill rate.
-const EMPTY_SHARE: f64 = 0.05;
+/// Others' spending is measured over at least this long: `Remaining` is
+/// rounded to whole tokens, so shorter spans only measure the rounding.
+const FOREIGN_SPAN: Duration = Duration::from_secs(1);
+
+/// The reserve kept for others is what they spend in this long.
+const FOREIGN_HORIZON: f64 = 0.5;
+
+/// Admissions older than this are forgotten: no answer takes that long.
+const ADMISSIONS_KEPT: Duration = Duration::from_secs(120);
 
 /// See the module documentation.
 pub struct RateLimiter {
     cap: Option<DefaultDirectRateLimiter>,
     server: Mutex<ServerBucket>,
-    /// Requests that may be in flight at once: the reserve of tokens kept
-    /// for them before pacing starts.
-    concurrency: u32,
 }
 
 #[derive(Debug, Default)]
 struct ServerBucket {
     /// No request starts before this instant (after a 429).
     paused_until: Option<Instant>,
-    /// The time between requests while the bucket is low.
-    spacing: Option<Duration>,
-    /// The earliest start of the next request while spacing applies.
-    next_slot: Option<Instant>,
     /// The bucket size the refill estimate belongs to.
     limit: u64,
     /// The highest refill rate (tokens/s) the headers proved so far.
     refill: Option<f64>,
+    /// The refill rate planned with: the proven one, or a guess before.
+    rate: f64,
     /// When the API says its bucket is full again.
     full_at: Option<SystemTime>,
-    /// The tokens the bucket held at the last answer, as we believe it.
-    believed: Option<(f64, Instant)>,
+    /// The tokens we believe the bucket holds, at an instant.
+    belief: Option<(f64, Instant)>,
+    /// When each recent request went out, oldest first.
+    admissions: VecDeque<Instant>,
+    /// Requests let through in all.
+    admitted: u64,
+    /// The start of the span over which others' spending is measured.
+    anchor: Option<Anchor>,
+    /// What others spend on the credential, in tokens/s.
+    foreign: f64,
+}
+
+/// A belief taken from an answer, kept to compare a later one with.
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    tokens: f64,
+    at: Instant,
+    admitted: u64,
 }
 
 /// The API's rate-limit headers of one response.
@@ -65,17 +86,9 @@ struct ServerBucket {
 pub struct RateLimitHeaders {
     pub limit: u64,
     pub remaining: u64,
-    /// Seconds from now until the bucket is full again (`Reset` minus now).
+    /// Seconds from the request's send until the bucket is full again
+    /// (`Reset` minus the send).
     pub seconds_to_full: f64,
-}
-
-/// How requests may go out, from what the bucket holds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pace {
-    /// As fast as they come: the bucket holds more than may be in flight.
-    Free,
-    /// One request per this long.
-    Every(Duration),
 }
 
 /// A lower bound of the bucket's refill rate (tokens/s) from one answer,
@@ -90,45 +103,56 @@ pub fn refill_floor(headers: RateLimitHeaders) -> Option<f64> {
         .filter(|rate| rate.is_finite() && *rate > 0.0)
 }
 
-/// The pace for a bucket with `remaining` tokens that refills at `refill`
-/// tokens/s, with up to `in_flight` requests under way. Above the reserve
-/// (`in_flight` tokens) the burst is spent freely; at or below it requests
-/// go at the refill rate scaled down by how empty the bucket is, to a
-/// twentieth when it is empty, so that the rate we take shrinks smoothly
-/// when others spend on the same credential.
-pub fn pace(remaining: u64, refill: f64, in_flight: u32) -> Pace {
-    // The other requests in flight may each take a token before ours
-    // arrives (`in_flight - 1` of them), and `remaining` is already stale
-    // by the time its answer is read: one more token is kept spare.
-    let reserve = u64::from(in_flight.max(1));
-    if remaining > reserve {
-        return Pace::Free;
-    }
-    let share = ((remaining as f64 + EMPTY_SHARE) / (reserve as f64 + EMPTY_SHARE)).min(1.0);
-    Pace::Every(seconds(1.0 / (refill * share)))
+/// The tokens an answer proves the bucket holds now: what it said was
+/// left, less the requests sent after it, which the server had not counted
+/// (their answers are still to come). The refill since the server counted
+/// is not credited: when within the round trip it counted is unknown (a
+/// busy server may count late), so the belief errs low, never high.
+pub fn tokens_after_answer(remaining: u64, sent_after: usize) -> f64 {
+    remaining as f64 - sent_after as f64
 }
 
-/// The tokens to believe the bucket holds after an answer: what it says,
-/// but never more than the last belief plus what refilled since. Answers of
-/// requests in flight together arrive in any order, and an older one (more
-/// tokens left when the server counted) must not undo a newer, lower count.
-fn believed_remaining(
-    before: Option<(f64, Instant)>,
-    headers: RateLimitHeaders,
-    refill: f64,
-    now: Instant,
-) -> f64 {
-    let said = headers.remaining as f64;
-    let Some((tokens, at)) = before else {
-        return said;
-    };
-    let refilled = refill.max(0.0) * now.saturating_duration_since(at).as_secs_f64();
-    let most = (tokens + refilled).min(headers.limit as f64);
-    if most.is_finite() {
-        said.min(most)
-    } else {
-        said
+/// How long a request waits for a bucket believed to hold `tokens` that
+/// refills at `refill` tokens/s, when it needs `need` of them (one, plus
+/// the reserve kept for others). `None`: it goes now.
+pub fn wait_for_tokens(tokens: f64, need: f64, refill: f64) -> Option<Duration> {
+    if tokens >= need {
+        return None;
     }
+    Some(seconds((need - tokens) / refill))
+}
+
+/// What others spent (tokens/s) between two beliefs taken from answers
+/// `elapsed` apart, when we let `ours` requests through meanwhile: the
+/// tokens missing from the later belief beyond our own spending, less one
+/// for the rounding of `Remaining`. `None` when the bucket may have been
+/// full meanwhile (refill lost to a full bucket is not spending).
+pub fn foreign_rate(
+    earlier: f64,
+    later: f64,
+    elapsed: Duration,
+    ours: u64,
+    refill: f64,
+    limit: u64,
+) -> Option<f64> {
+    let secs = elapsed.as_secs_f64();
+    let refilled = earlier + refill * secs;
+    if secs <= 0.0 || refilled >= limit as f64 - 1.0 {
+        return None;
+    }
+    let missing = refilled - ours as f64 - later - 1.0;
+    Some((missing / secs).max(0.0)).filter(|rate| rate.is_finite())
+}
+
+/// The tokens kept back for others spending `foreign` tokens/s on a bucket
+/// of `limit`: what they spend in [`FOREIGN_HORIZON`], at most half the
+/// bucket.
+pub fn reserve_for_others(foreign: f64, limit: u64) -> f64 {
+    let reserve = (foreign * FOREIGN_HORIZON).ceil();
+    if reserve.is_nan() {
+        return 0.0;
+    }
+    reserve.clamp(0.0, limit as f64 / 2.0)
 }
 
 /// `secs` as a duration, NaN and negatives as zero, at most [`LONGEST_WAIT`].
@@ -139,10 +163,42 @@ fn seconds(secs: f64) -> Duration {
     Duration::from_secs_f64(secs.min(LONGEST_WAIT.as_secs_f64()))
 }
 
+impl ServerBucket {
+    /// The refill rate to plan with: the proven floor, or without one the
+    /// whole bucket over the time to full, never faster than the bucket
+    /// size per second.
+    fn refill_rate(&self, headers: RateLimitHeaders) -> f64 {
+        self.refill
+            .unwrap_or_else(|| headers.limit.max(1) as f64 / headers.seconds_to_full.max(1.0))
+    }
+
+    /// The believed tokens at `now`.
+    fn tokens_at(&self, now: Instant) -> Option<f64> {
+        let (tokens, at) = self.belief?;
+        let refilled = tokens + self.rate * now.saturating_duration_since(at).as_secs_f64();
+        Some(refilled.min(self.limit as f64))
+    }
+
+    /// Requests that went out after `sent`.
+    fn sent_after(&self, sent: Instant) -> usize {
+        let older = self.admissions.partition_point(|at| *at <= sent);
+        self.admissions.len() - older
+    }
+
+    fn forget_old_admissions(&mut self, now: Instant) {
+        while self
+            .admissions
+            .front()
+            .is_some_and(|at| now.saturating_duration_since(*at) > ADMISSIONS_KEPT)
+        {
+            self.admissions.pop_front();
+        }
+    }
+}
+
 impl RateLimiter {
-    /// A limiter capped at `requests_per_second` (if set) for `concurrency`
-    /// requests in flight.
-    pub fn new(requests_per_second: Option<f64>, concurrency: usize) -> Self {
+    /// A limiter capped at `requests_per_second` (if set).
+    pub fn new(requests_per_second: Option<f64>) -> Self {
         let cap = requests_per_second
             .filter(|rps| rps.is_finite() && *rps > 0.0)
             .map(|rps| {
@@ -160,7 +216,6 @@ impl RateLimiter {
         RateLimiter {
             cap,
             server: Mutex::new(ServerBucket::default()),
-            concurrency: u32::try_from(concurrency).unwrap_or(u32::MAX).max(1),
         }
     }
 
@@ -172,7 +227,7 @@ impl RateLimiter {
     }
 
     /// How long a request starting at `now` must wait for the API's bucket;
-    /// reserves its slot when the answer is zero.
+    /// lets it through (takes its token) when the answer is zero.
     pub fn reserve(&self, now: Instant) -> Duration {
         let mut bucket = self.server.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(until) = bucket.paused_until {
@@ -181,15 +236,31 @@ impl RateLimiter {
             }
             bucket.paused_until = None;
         }
-        let Some(spacing) = bucket.spacing else {
-            return Duration::ZERO;
-        };
-        let slot = bucket.next_slot.map_or(now, |s| s.max(now));
-        if slot > now {
-            return slot - now;
+        if let Some(tokens) = bucket.tokens_at(now) {
+            let need = 1.0 + reserve_for_others(bucket.foreign, bucket.limit);
+            if let Some(wait) = wait_for_tokens(tokens, need, bucket.rate) {
+                return wait.max(Duration::from_millis(1));
+            }
+            bucket.belief = Some((tokens - 1.0, now));
         }
-        bucket.next_slot = slot.checked_add(spacing);
+        bucket.admitted += 1;
         Duration::ZERO
+    }
+
+    /// Notes that a request let through goes out now. Requests are told
+    /// apart by when they go out, not when they were let through: one let
+    /// through earlier may still be waiting (for a token of the auth flow)
+    /// when a later one is already answered.
+    pub fn sending(&self, now: Instant) {
+        let mut bucket = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        bucket.forget_old_admissions(now);
+        if bucket.admissions.back().is_some_and(|last| *last > now) {
+            // Instants from several threads may arrive out of order.
+            let at = bucket.admissions.partition_point(|at| *at <= now);
+            bucket.admissions.insert(at, now);
+        } else {
+            bucket.admissions.push_back(now);
+        }
     }
 
     /// When the API last said its bucket would be full again.
@@ -200,37 +271,61 @@ impl RateLimiter {
             .full_at
     }
 
-    /// Learns from a response's rate-limit headers.
-    pub fn observe(&self, headers: RateLimitHeaders) {
+    /// Learns from the rate-limit headers of the answer to a request sent
+    /// at `sent`.
+    pub fn observe(&self, headers: RateLimitHeaders, sent: Instant) {
+        let now = Instant::now();
         let mut bucket = self.server.lock().unwrap_or_else(|e| e.into_inner());
         if bucket.limit != headers.limit {
             // Another bucket (the account changed plan): learn it anew.
             bucket.limit = headers.limit;
             bucket.refill = None;
+            bucket.anchor = None;
+            bucket.foreign = 0.0;
         }
         if let Some(floor) = refill_floor(headers) {
             bucket.refill = Some(bucket.refill.map_or(floor, |r| r.max(floor)));
         }
-        bucket.full_at = SystemTime::now().checked_add(seconds(headers.seconds_to_full));
-        // Without a proven rate: the whole bucket over the time to full,
-        // and never faster than the bucket size per second.
-        let refill = bucket
-            .refill
-            .unwrap_or_else(|| headers.limit.max(1) as f64 / headers.seconds_to_full.max(1.0));
-        let remaining = believed_remaining(bucket.believed, headers, refill, Instant::now());
-        bucket.believed = Some((remaining, Instant::now()));
-        match pace(remaining as u64, refill, self.concurrency) {
-            Pace::Free => {
-                bucket.spacing = None;
-                bucket.next_slot = None;
+        bucket.full_at = SystemTime::now()
+            .checked_add(seconds(headers.seconds_to_full))
+            .and_then(|full| full.checked_sub(now.saturating_duration_since(sent)));
+        let refill = bucket.refill_rate(headers);
+        bucket.rate = refill;
+        let tokens = tokens_after_answer(headers.remaining, bucket.sent_after(sent));
+        bucket.belief = Some((tokens, now));
+        match bucket.anchor {
+            Some(anchor) if now.saturating_duration_since(anchor.at) >= FOREIGN_SPAN => {
+                let ours = bucket.admitted - anchor.admitted;
+                let elapsed = now - anchor.at;
+                if let Some(rate) =
+                    foreign_rate(anchor.tokens, tokens, elapsed, ours, refill, headers.limit)
+                {
+                    bucket.foreign = (bucket.foreign + rate) / 2.0;
+                }
+                bucket.anchor = Some(Anchor {
+                    tokens,
+                    at: now,
+                    admitted: bucket.admitted,
+                });
             }
-            Pace::Every(spacing) => bucket.spacing = Some(spacing),
+            Some(_) => {}
+            None => {
+                bucket.anchor = Some(Anchor {
+                    tokens,
+                    at: now,
+                    admitted: bucket.admitted,
+                })
+            }
         }
     }
 
-    /// Makes every request wait until `until` (a 429's `Retry-After`).
+    /// Makes every request wait until `until` (a 429's `Retry-After`). A
+    /// 429 proves someone spent tokens we believed were there: until the
+    /// headers measure others' spending, a quarter of the refill rate is
+    /// assumed, so that a reserve is kept from now on.
     pub fn pause_until(&self, until: Instant) {
         let mut bucket = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        bucket.foreign = bucket.foreign.max(bucket.rate / 4.0);
         if bucket.paused_until.is_none_or(|p| p < until) {
             bucket.paused_until = Some(until);
         }
@@ -249,57 +344,64 @@ mod tests {
         }
     }
 
-    fn every(pace: Pace) -> f64 {
-        match pace {
-            Pace::Every(d) => d.as_secs_f64(),
-            Pace::Free => panic!("expected pacing"),
-        }
+    #[test]
+    fn a_request_goes_while_the_bucket_is_believed_to_hold_a_token() {
+        assert_eq!(wait_for_tokens(1.0, 1.0, 20.0), None);
+        assert_eq!(wait_for_tokens(39.0, 1.0, 20.0), None);
     }
 
     #[test]
-    fn the_burst_is_spent_freely_while_the_bucket_holds_more_than_may_be_in_flight() {
-        assert_eq!(pace(40, 20.0, 4), Pace::Free);
-        assert_eq!(pace(5, 20.0, 4), Pace::Free);
+    fn a_request_waits_for_the_refill_of_the_missing_part_of_a_token() {
+        let wait = wait_for_tokens(0.5, 1.0, 20.0).unwrap().as_secs_f64();
+        assert!((wait - 0.025).abs() < 1e-9, "{wait}");
     }
 
     #[test]
-    fn at_the_reserve_requests_go_at_the_refill_rate() {
-        assert!((every(pace(4, 20.0, 4)) - 0.05).abs() < 1e-9);
-    }
-
-    #[test]
-    fn the_emptier_the_bucket_the_slower_the_pace() {
-        let paces: Vec<f64> = (0..=4).map(|left| every(pace(left, 20.0, 4))).collect();
-        assert!(paces.windows(2).all(|w| w[0] > w[1]), "{paces:?}");
-        // Empty: about an eightieth of the refill rate, some four seconds.
-        assert!(paces[0] > 3.5 && paces[0] < 4.5, "{paces:?}");
-    }
-
-    #[test]
-    fn a_pace_from_absurd_numbers_is_a_bounded_wait() {
-        assert_eq!(pace(0, 0.0, 4), Pace::Every(LONGEST_WAIT));
-        assert_eq!(pace(0, f64::NAN, 4), Pace::Every(Duration::ZERO));
-        assert_eq!(pace(0, f64::INFINITY, 4), Pace::Every(Duration::ZERO));
-        assert_eq!(pace(u64::MAX, 1.0, u32::MAX), Pace::Free);
-    }
-
-    #[test]
-    fn an_older_answer_with_more_tokens_left_does_not_undo_a_lower_count() {
-        let now = Instant::now();
-        let low = Some((2.0, now));
+    fn a_wait_from_absurd_numbers_is_bounded() {
+        assert_eq!(wait_for_tokens(0.0, 1.0, 0.0), Some(LONGEST_WAIT));
         assert_eq!(
-            believed_remaining(low, headers(40, 30, 1.0), 20.0, now),
-            2.0
+            wait_for_tokens(0.0, 1.0, f64::INFINITY),
+            Some(Duration::ZERO)
         );
-        let later = now + Duration::from_millis(500);
+        assert_eq!(wait_for_tokens(0.0, 1.0, f64::NAN), Some(Duration::ZERO));
+        assert_eq!(wait_for_tokens(-1e300, 1.0, 1e-300), Some(LONGEST_WAIT));
+    }
+
+    #[test]
+    fn requests_sent_after_an_answered_one_are_taken_from_what_it_says_is_left() {
+        assert_eq!(tokens_after_answer(5, 0), 5.0);
+        assert_eq!(tokens_after_answer(5, 3), 2.0);
+        assert_eq!(tokens_after_answer(1, 3), -2.0);
+    }
+
+    #[test]
+    fn others_spending_is_what_is_missing_beyond_ours_and_the_rounding() {
+        // 10 tokens, 1 s at 20/s, 12 of ours: 18 expected, 8 seen, less 1.
+        let rate = foreign_rate(10.0, 8.0, Duration::from_secs(1), 12, 20.0, 40).unwrap();
+        assert!((rate - 9.0).abs() < 1e-9, "{rate}");
+    }
+
+    #[test]
+    fn alone_on_the_credential_nothing_is_spent_by_others() {
+        let rate = foreign_rate(10.0, 17.5, Duration::from_secs(1), 12, 20.0, 40).unwrap();
+        assert_eq!(rate, 0.0);
+    }
+
+    #[test]
+    fn a_bucket_that_may_have_been_full_tells_nothing_of_others() {
         assert_eq!(
-            believed_remaining(low, headers(40, 30, 1.0), 20.0, later),
-            12.0
+            foreign_rate(30.0, 5.0, Duration::from_secs(1), 0, 20.0, 40),
+            None
         );
-        assert_eq!(
-            believed_remaining(None, headers(40, 30, 1.0), 20.0, now),
-            30.0
-        );
+        assert_eq!(foreign_rate(10.0, 5.0, Duration::ZERO, 0, 20.0, 40), None);
+    }
+
+    #[test]
+    fn the_reserve_for_others_grows_with_their_spending_to_half_the_bucket() {
+        assert_eq!(reserve_for_others(0.0, 40), 0.0);
+        assert_eq!(reserve_for_others(8.0, 40), 4.0);
+        assert_eq!(reserve_for_others(1000.0, 40), 20.0);
+        assert_eq!(reserve_for_others(f64::NAN, 40), 0.0);
     }
 
     #[test]
@@ -313,24 +415,45 @@ mod tests {
     }
 
     #[test]
-    fn a_low_bucket_spaces_requests_at_its_refill_rate() {
-        let limiter = RateLimiter::new(None, 1);
-        // 40 missing, full in 2 s: a floor of 19.5 tokens/s, the highest seen.
-        limiter.observe(headers(40, 3, 2.0));
-        limiter.observe(headers(40, 0, 2.0));
+    fn before_any_answer_requests_go_freely() {
+        let limiter = RateLimiter::new(None);
+        let now = Instant::now();
+        for _ in 0..100 {
+            assert_eq!(limiter.reserve(now), Duration::ZERO);
+        }
+    }
+
+    #[test]
+    fn the_burst_is_spent_at_once_then_requests_wait_for_the_refill() {
+        let limiter = RateLimiter::new(None);
+        let sent = Instant::now();
+        assert_eq!(limiter.reserve(sent), Duration::ZERO);
+        // 38 missing, full in 2 s: a floor of 18.5 tokens/s; 2 left.
+        limiter.observe(headers(40, 2, 2.0), sent);
         let now = Instant::now();
         assert_eq!(limiter.reserve(now), Duration::ZERO);
+        assert_eq!(limiter.reserve(now), Duration::ZERO);
         let wait = limiter.reserve(now).as_secs_f64();
-        let expected = every(pace(0, 19.5, 1));
-        assert!(
-            (wait - expected).abs() < 1e-3,
-            "waited {wait}, not {expected}"
-        );
+        assert!(wait > 0.04 && wait < 0.06, "waited {wait}");
+    }
+
+    #[test]
+    fn an_answer_counts_only_the_requests_sent_before_it() {
+        let limiter = RateLimiter::new(None);
+        let first = Instant::now();
+        assert_eq!(limiter.reserve(first), Duration::ZERO);
+        limiter.sending(first);
+        let later = first + Duration::from_millis(10);
+        assert_eq!(limiter.reserve(later), Duration::ZERO);
+        limiter.sending(later);
+        // The first request's answer: 1 left, but the second is on its way.
+        limiter.observe(headers(40, 1, 2.0), first);
+        assert!(limiter.reserve(Instant::now()) > Duration::ZERO);
     }
 
     #[test]
     fn a_429_pauses_every_request_until_its_retry_after() {
-        let limiter = RateLimiter::new(None, 1);
+        let limiter = RateLimiter::new(None);
         let now = Instant::now();
         limiter.pause_until(now + Duration::from_secs(3));
         assert_eq!(limiter.reserve(now), Duration::from_secs(3));
@@ -342,7 +465,7 @@ mod tests {
 
     #[test]
     fn extreme_headers_neither_panic_nor_overflow_a_wait() {
-        let limiter = RateLimiter::new(None, 4);
+        let limiter = RateLimiter::new(None);
         for h in [
             headers(0, 0, 0.0),
             headers(u64::MAX, 0, f64::MAX),
@@ -350,8 +473,9 @@ mod tests {
             headers(40, 0, -5.0),
             headers(1, 0, f64::INFINITY),
             headers(40, 0, f64::NAN),
+            headers(u64::MAX, u64::MAX, 1.0),
         ] {
-            limiter.observe(h);
+            limiter.observe(h, Instant::now());
             let now = Instant::now();
             limiter.reserve(now);
             assert!(limiter.reserve(now) <= LONGEST_WAIT, "{h:?}");
@@ -360,7 +484,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_configured_cap_is_never_exceeded() {
-        let limiter = RateLimiter::new(Some(50.0), 4);
+        let limiter = RateLimiter::new(Some(50.0));
         let start = Instant::now();
         for _ in 0..11 {
             limiter.acquire_cap().await;

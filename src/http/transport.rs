@@ -44,7 +44,9 @@ pub async fn exchange(
     max_body: usize,
 ) -> Exchange {
     let sent = Instant::now();
-    let outcome = send(builder, request, limiter, max_body).await;
+    let sent_unix = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
+    limiter.sending(sent);
+    let outcome = send(builder, request, limiter, max_body, (sent, sent_unix)).await;
     Exchange {
         outcome,
         took: sent.elapsed(),
@@ -56,6 +58,7 @@ async fn send(
     request: &str,
     limiter: &RateLimiter,
     max_body: usize,
+    (sent, sent_unix): (Instant, f64),
 ) -> Result<ApiResponse, TransportFailure> {
     let transport = |detail: String, request_id: Option<String>, status: Option<u16>| ApiError {
         request: request.to_owned(),
@@ -72,8 +75,8 @@ async fn send(
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let request_id = header(&headers, "x-request-id");
-    if let Some(limits) = rate_limit_headers(&headers) {
-        limiter.observe(limits);
+    if let Some(limits) = rate_limit_headers(&headers, sent_unix) {
+        limiter.observe(limits, sent);
     }
     let gzip =
         header(&headers, CONTENT_ENCODING.as_str()).is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
@@ -123,7 +126,13 @@ async fn send(
     })
 }
 
-fn rate_limit_headers(headers: &reqwest::header::HeaderMap) -> Option<RateLimitHeaders> {
+/// The rate-limit headers of an answer to a request sent at `sent_unix`
+/// (unix seconds). The time to full is counted from the send, which is
+/// before the server counted: the refill rate it implies errs low.
+fn rate_limit_headers(
+    headers: &reqwest::header::HeaderMap,
+    sent_unix: f64,
+) -> Option<RateLimitHeaders> {
     // Any integer is taken, clamped: a negative count is an empty bucket.
     let count = |name: &str| -> Option<u64> {
         let value: i128 = header(headers, name)?.parse().ok()?;
@@ -132,11 +141,10 @@ fn rate_limit_headers(headers: &reqwest::header::HeaderMap) -> Option<RateLimitH
     let limit = count("x-ratelimit-limit")?;
     let remaining = count("x-ratelimit-remaining")?;
     let reset: i128 = header(headers, "x-ratelimit-reset")?.parse().ok()?;
-    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
     Some(RateLimitHeaders {
         limit,
         remaining,
-        seconds_to_full: (reset as f64 - now).max(0.0),
+        seconds_to_full: (reset as f64 - sent_unix).max(0.0),
     })
 }
 
