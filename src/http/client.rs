@@ -16,7 +16,7 @@ use super::breaker::CircuitBreaker;
 use super::decision::{self, Admitted, Context, Next, Outcome, Paced, Progress};
 use super::error::BodyError;
 use super::events::{Answer, ClientEvent, ClientEvents};
-use super::limiter::RateLimiter;
+use super::limiter::{RateLimiter, Ticket};
 use super::request::{ApiRequest, ApiResponse, Call};
 use super::retry::RetryPolicy;
 use super::transport::{self, Exchange};
@@ -128,7 +128,7 @@ impl ApiClient {
             authenticated: true,
         };
         let inner = &*self.inner;
-        let send = move || async move {
+        let send = move |ticket| async move {
             let bearer = inner
                 .auth
                 .bearer(|token_request| self.fetch_token(token_request, stream))
@@ -140,13 +140,8 @@ impl ApiClient {
                 .header(ACCEPT, "application/json")
                 .header(AUTHORIZATION, format!("Bearer {}", bearer.token.expose()));
             Ok(Sent {
-                exchange: transport::exchange(
-                    builder,
-                    &call.describe,
-                    &inner.limiter,
-                    inner.max_body,
-                )
-                .await,
+                exchange: transport::exchange(builder, &call.describe, ticket, inner.max_body)
+                    .await,
                 token_generation: Some(bearer.generation),
             })
         };
@@ -184,16 +179,11 @@ impl ApiClient {
             authenticated: false,
         };
         let (inner, build) = (&*self.inner, &token.build);
-        let send = move || async move {
+        let send = move |ticket| async move {
             let builder = build(inner.http.post(url.clone()));
             Ok(Sent {
-                exchange: transport::exchange(
-                    builder,
-                    &call.describe,
-                    &inner.limiter,
-                    inner.max_body,
-                )
-                .await,
+                exchange: transport::exchange(builder, &call.describe, ticket, inner.max_body)
+                    .await,
                 token_generation: None,
             })
         };
@@ -206,16 +196,17 @@ impl ApiClient {
         Ok(answer)
     }
 
-    /// The retry loop shared by every request: `send` makes one attempt (an
-    /// error from it, a failed token fetch, ends the request).
-    async fn execute<T, S, F>(
-        &self,
+    /// The retry loop shared by every request: `send` makes one attempt
+    /// with the rate limiter's ticket (an error from it, a failed token
+    /// fetch, ends the request).
+    async fn execute<'l, T, S, F>(
+        &'l self,
         call: &Call<'_>,
         send: S,
         mut parse: impl FnMut(&ApiResponse) -> std::result::Result<T, BodyError>,
     ) -> Result<T>
     where
-        S: Fn() -> F,
+        S: Fn(Ticket<'l>) -> F,
         F: Future<Output = Result<Sent>>,
     {
         let inner = &*self.inner;
@@ -248,11 +239,11 @@ impl ApiClient {
             };
             progress.attempts += 1;
             inner.limiter.acquire_cap().await;
-            self.wait_for_bucket(call, &ctx, started).await?;
+            let ticket = self.wait_for_bucket(call, &ctx, started).await?;
             let Sent {
                 exchange,
                 token_generation,
-            } = send().await?;
+            } = send(ticket).await?;
             events.report(request_done(call, &exchange)).await;
             let outcome = match exchange.outcome {
                 Err(failure) => Outcome::Unreachable(failure),
@@ -324,12 +315,15 @@ impl ApiClient {
         call: &Call<'_>,
         ctx: &Context<'_>,
         started: Instant,
-    ) -> Result<()> {
+    ) -> Result<Ticket<'_>> {
         let limiter = &self.inner.limiter;
         loop {
-            let wait = limiter.reserve(Instant::now());
+            let wait = match limiter.reserve(Instant::now()) {
+                Ok(ticket) => return Ok(ticket),
+                Err(wait) => wait,
+            };
             match decision::pace(wait, started.elapsed(), limiter.full_at(), ctx) {
-                Paced::Go => return Ok(()),
+                Paced::Go => continue,
                 Paced::Fail(error) => return Err(error),
                 Paced::Wait { wait, announce } => {
                     if announce {

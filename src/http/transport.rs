@@ -6,7 +6,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 
 use super::body::{BodyFault, BodyReader};
 use super::error::ApiError;
-use super::limiter::{RateLimitHeaders, RateLimiter};
+use super::limiter::{RateLimitHeaders, Ticket};
 use super::request::{ApiResponse, header};
 
 /// Why no usable answer arrived.
@@ -36,17 +36,18 @@ pub struct Exchange {
 
 /// Sends `builder` and reads the body in full, inflating gzip and refusing
 /// more than `max_body` bytes (on the wire or inflated); `request` names it
-/// in errors. The rate-limit headers of any answer go to `limiter`.
+/// in errors. `ticket` is the rate limiter's: it hears when the request
+/// goes out and the rate-limit headers of its answer, and ends with it.
 pub async fn exchange(
     builder: reqwest::RequestBuilder,
     request: &str,
-    limiter: &RateLimiter,
+    ticket: Ticket<'_>,
     max_body: usize,
 ) -> Exchange {
     let sent = Instant::now();
     let sent_unix = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
-    limiter.sending(sent);
-    let outcome = send(builder, request, limiter, max_body, (sent, sent_unix)).await;
+    ticket.sending(sent);
+    let outcome = send(builder, request, &ticket, max_body, sent_unix).await;
     Exchange {
         outcome,
         took: sent.elapsed(),
@@ -56,9 +57,9 @@ pub async fn exchange(
 async fn send(
     builder: reqwest::RequestBuilder,
     request: &str,
-    limiter: &RateLimiter,
+    ticket: &Ticket<'_>,
     max_body: usize,
-    (sent, sent_unix): (Instant, f64),
+    sent_unix: f64,
 ) -> Result<ApiResponse, TransportFailure> {
     let transport = |detail: String, request_id: Option<String>, status: Option<u16>| ApiError {
         request: request.to_owned(),
@@ -76,7 +77,7 @@ async fn send(
     let headers = response.headers().clone();
     let request_id = header(&headers, "x-request-id");
     if let Some(limits) = rate_limit_headers(&headers, sent_unix) {
-        limiter.observe(limits, sent);
+        ticket.answered(limits);
     }
     let gzip =
         header(&headers, CONTENT_ENCODING.as_str()).is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
