@@ -55,11 +55,11 @@ fn now_header() -> (&'static str, String) {
     ("Date", httpdate::fmt_http_date(SystemTime::now()))
 }
 
-/// The account check and the token endpoint, behaving; `None` for the
-/// stream endpoints a case scripts.
+/// The health check (the API's clock) and the token endpoint, behaving;
+/// `None` for the stream endpoints a case scripts.
 fn well_behaved(request: &Request) -> Option<Vec<u8>> {
     match request.path.as_str() {
-        "/v1/account" => Some(answer(200, &[now_header()], r#"{"id":"acct_1"}"#)),
+        "/v1/health" => Some(answer(200, &[now_header()], r#"{"status":"ok"}"#)),
         "/v1/oauth/token" => Some(answer(
             200,
             &[now_header()],
@@ -206,7 +206,7 @@ struct Case {
     name: &'static str,
     stream: &'static str,
     credentials: fn() -> Value,
-    /// Answers the stream's requests (the account and token endpoints
+    /// Answers the stream's requests (the health and token endpoints
     /// behave unless this answers them first).
     handler: fn(&Request) -> Option<Vec<u8>>,
     expect: Expect,
@@ -447,7 +447,7 @@ hostile_cases! {
     }, RATE_LIMITED_BEYOND_BUDGET);
 
     a_server_clock_a_century_ahead_is_not_trusted: case("customers", |r| match r.path.as_str() {
-        "/v1/account" => Some(answer(200, &[("Date", "Fri, 01 Jan 2100 00:00:00 GMT".into())], "{}")),
+        "/v1/health" => Some(answer(200, &[("Date", "Fri, 01 Jan 2100 00:00:00 GMT".into())], r#"{"status":"ok"}"#)),
         "/v1/customers" => Some(customers_page(0..1, None)),
         _ => None,
     }, Expect::Succeeds { warns: Some("more than a day") });
@@ -492,6 +492,13 @@ hostile_cases! {
                 url::form_urlencoded::byte_serialize(CLIENT_SECRET.as_bytes()).collect::<String>()),
         }}).to_string()))
     }, Expect::Fails { failure_type: "system_error", says: "(\"bad secret **** (or ****) with ****\")" });
+
+    every_token_revoked_on_first_use_ends_the_read_as_a_config_error: oauth_case(|r| {
+        (r.path == "/v1/customers").then(|| answer(401, &[], &json!({"error": {
+            "code": "token_expired",
+            "message": "the access token has expired or was revoked; fetch a new one",
+        }}).to_string()))
+    }, Expect::Fails { failure_type: "config_error", says: "revoked 3 fresh access tokens in a row" });
 
     a_token_lifetime_of_u64_max_is_clamped: oauth_case(|r| token_then_one_page(r, "18446744073709551615"), READS);
 

@@ -103,7 +103,7 @@ async fn a_gzip_bomb_is_a_system_error_naming_the_request_and_memory_stays_bound
     assert_eq!(error["failure_type"], "system_error");
     let message = error["message"].as_str().unwrap();
     assert!(
-        message.starts_with("GET /v1/account answered with a body larger than max_response_mb (8 MB) once decompressed"),
+        message.starts_with("GET /v1/health answered with a body larger than max_response_mb (8 MB) once decompressed"),
         "{error}"
     );
     assert!(peak_rss_mb < 40.0, "peak RSS {peak_rss_mb:.1} MB");

@@ -215,12 +215,15 @@ impl Authenticator {
     }
 
     /// Forgets the token of `generation` after the API said it expired or
-    /// was revoked; a newer token is kept.
-    pub async fn invalidate(&self, generation: u64) {
+    /// was revoked; a newer token is kept. Whether this forgot it: `false`
+    /// when another request's rejection already had (the token was shared).
+    pub async fn invalidate(&self, generation: u64) -> bool {
         let mut token = self.token.lock().await;
-        if token.as_ref().is_some_and(|t| t.generation == generation) {
+        let current = token.as_ref().is_some_and(|t| t.generation == generation);
+        if current {
             *token = None;
         }
+        current
     }
 }
 

@@ -13,6 +13,7 @@ use url::Url;
 
 use super::auth::{Authenticator, TokenAnswer, TokenRequest};
 use super::breaker::CircuitBreaker;
+use super::credentials::CredentialGate;
 use super::decision::{self, Admitted, Context, Next, Outcome, Paced, Progress};
 use super::error::BodyError;
 use super::events::{Answer, ClientEvent, ClientEvents};
@@ -37,10 +38,16 @@ struct Inner {
     limiter: RateLimiter,
     policy: RetryPolicy,
     breaker: CircuitBreaker,
+    /// Requests wait here until an answer proves the credentials.
+    credentials: CredentialGate,
     events: Box<dyn ClientEvents>,
     /// `max_response_mb` in bytes.
     max_body: usize,
 }
+
+/// Rejections of a token another request's rejection had already forgotten
+/// that one request takes before they count as its own.
+const MAX_SHARED_REJECTIONS: u32 = 4 * decision::MAX_TOKEN_RENEWALS;
 
 /// One attempt's exchange, and the generation of the token it carried.
 struct Sent {
@@ -105,6 +112,7 @@ impl ApiClient {
                 limiter: RateLimiter::new(config.requests_per_second),
                 policy,
                 breaker,
+                credentials: CredentialGate::new(),
                 events: Box::new(events),
                 max_body: config.max_response_bytes,
             }),
@@ -113,7 +121,9 @@ impl ApiClient {
 
     /// Sends `request` and hands the answer to `parse`, retrying transient
     /// failures, a body that `parse` rejects included. `stream` names the
-    /// stream in logs and rate-limit statuses.
+    /// stream in logs and rate-limit statuses. The first request checks the
+    /// credentials: others wait for its answer, and once the API rejected
+    /// them, end with its error unsent.
     pub async fn get<T>(
         &self,
         request: &ApiRequest<'_>,
@@ -125,9 +135,10 @@ impl ApiClient {
             describe: format!("GET {}", request.path),
             endpoint: request.path,
             stream,
-            authenticated: true,
+            token_request: false,
         };
         let inner = &*self.inner;
+        let turn = inner.credentials.enter().await?;
         let send = move |ticket| async move {
             let bearer = inner
                 .auth
@@ -145,14 +156,45 @@ impl ApiClient {
                 token_generation: Some(bearer.generation),
             })
         };
-        self.execute(call, send, parse).await
+        let outcome = self.execute(call, send, parse).await;
+        if let Some(turn) = turn {
+            turn.settle(&outcome);
+        }
+        outcome
     }
 
-    /// Checks the credentials with `GET /v1/account` (fetching a token first
-    /// for the token flows), so that bad credentials fail before any stream
-    /// starts. Returns the server's clock from the answer's `Date` header.
-    pub async fn verify_credentials(&self) -> Result<Option<SystemTime>> {
-        self.get(&ApiRequest::new("/v1/account"), None, |response| {
+    /// The API's clock, from the `Date` header of `GET /v1/health`: it
+    /// needs no credentials, so it spends nothing of the rate budget. Its
+    /// answer must be the API's health JSON, so that a base_url pointing
+    /// at something else fails here.
+    pub async fn server_clock(&self) -> Result<Option<SystemTime>> {
+        #[derive(serde::Deserialize)]
+        struct Health {
+            #[allow(dead_code)]
+            status: String,
+        }
+        let path = "/v1/health";
+        let url = &self.url(path)?;
+        let call = &Call {
+            describe: format!("GET {path}"),
+            endpoint: path,
+            stream: None,
+            token_request: false,
+        };
+        let inner = &*self.inner;
+        let send = move |ticket| async move {
+            let builder = inner
+                .http
+                .get(url.clone())
+                .header(ACCEPT, "application/json");
+            Ok(Sent {
+                exchange: transport::exchange(builder, &call.describe, ticket, inner.max_body)
+                    .await,
+                token_generation: None,
+            })
+        };
+        self.execute(call, send, |response| {
+            serde_json::from_slice::<Health>(&response.body)?;
             Ok(response.date())
         })
         .await
@@ -176,7 +218,7 @@ impl ApiClient {
             describe: format!("POST {}", token.path),
             endpoint: token.path,
             stream,
-            authenticated: false,
+            token_request: true,
         };
         let (inner, build) = (&*self.inner, &token.build);
         let send = move |ticket| async move {
@@ -226,6 +268,7 @@ impl ApiClient {
             renewals: 0,
             elapsed: Duration::ZERO,
         };
+        let mut shared_rejections = 0;
         loop {
             let now = Instant::now();
             let admission = inner.breaker.admit(call.endpoint, now);
@@ -263,10 +306,19 @@ impl ApiClient {
                 }
                 Next::Fail(error) => return Err(error),
                 Next::RenewToken => {
-                    progress.renewals += 1;
                     progress.attempts -= 1;
-                    if let Some(generation) = token_generation {
-                        inner.auth.invalidate(generation).await;
+                    let forgot = match token_generation {
+                        Some(generation) => inner.auth.invalidate(generation).await,
+                        None => true,
+                    };
+                    // Requests in flight share a token: one revocation
+                    // rejects them all, and counts against the request
+                    // whose rejection forgot it. The others' rejections are
+                    // bounded apart, in case the API never keeps a token.
+                    if forgot || shared_rejections >= MAX_SHARED_REJECTIONS {
+                        progress.renewals += 1;
+                    } else {
+                        shared_rejections += 1;
                     }
                     let request = &call.describe;
                     events.report(ClientEvent::TokenRejected { request }).await;

@@ -13,12 +13,12 @@ use crate::error::FailureType;
 
 const BUDGET: Duration = Duration::from_secs(60);
 
-fn call(authenticated: bool) -> Call<'static> {
+fn call(token_request: bool) -> Call<'static> {
     Call {
         describe: "GET /v1/orders".into(),
         endpoint: "/v1/orders",
         stream: Some("orders"),
-        authenticated,
+        token_request,
     }
 }
 
@@ -29,16 +29,21 @@ fn base() -> Url {
 /// Decides `outcome` for the first attempt of an authenticated request, with
 /// one backoff delay of 400 ms left.
 fn decide_first(outcome: Outcome<&'static str>) -> Next<&'static str> {
-    decide_with(outcome, progress(1, 0, 0), true, &mut [ms(400)].into_iter())
+    decide_with(
+        outcome,
+        progress(1, 0, 0),
+        false,
+        &mut [ms(400)].into_iter(),
+    )
 }
 
 fn decide_with(
     outcome: Outcome<&'static str>,
     progress: Progress,
-    authenticated: bool,
+    token_request: bool,
     backoff: &mut impl Iterator<Item = Duration>,
 ) -> Next<&'static str> {
-    let (call, base, policy) = (call(authenticated), base(), RetryPolicy::new(5, BUDGET));
+    let (call, base, policy) = (call(token_request), base(), RetryPolicy::new(5, BUDGET));
     decide(outcome, progress, &context(&call, &base, &policy), backoff)
 }
 
@@ -114,7 +119,13 @@ fn outcome_of(response: &ApiResponse) -> Outcome<&'static str> {
         serde_json::from_slice::<serde_json::Value>(&r.body)?;
         Ok("parsed")
     };
-    Outcome::of_answer(&call(true), response, parse, SystemTime::now(), ms(300_000))
+    Outcome::of_answer(
+        &call(false),
+        response,
+        parse,
+        SystemTime::now(),
+        ms(300_000),
+    )
 }
 
 /// The error of a `Fail`, which must not count against the breaker.
@@ -173,7 +184,7 @@ fn an_expired_token_is_renewed_and_the_request_repeated() {
     let next = decide_with(
         refused(401, Some("token_expired"), ""),
         progress(1, MAX_TOKEN_RENEWALS - 1, 0),
-        true,
+        false,
         &mut std::iter::empty(),
     );
     assert!(matches!(next, Next::RenewToken), "{next:?}");
@@ -184,7 +195,7 @@ fn three_revoked_fresh_tokens_in_a_row_are_a_config_error() {
     let next = decide_with(
         refused(401, Some("token_expired"), ""),
         progress(1, MAX_TOKEN_RENEWALS, 0),
-        true,
+        false,
         &mut std::iter::empty(),
     );
     let error = failed(next);
@@ -231,7 +242,7 @@ fn a_429_wait_beyond_max_retry_seconds_is_a_transient_error() {
     let error = failed(decide_with(
         outcome,
         progress(1, 0, 55),
-        true,
+        false,
         &mut std::iter::empty(),
     ));
     assert_eq!(error.failure_type(), FailureType::Transient);
@@ -291,7 +302,7 @@ fn spent_retries_are_a_transient_error_naming_the_request_status_and_request_id(
     let next = decide_with(
         refused(503, Some("unavailable"), "try later"),
         progress(6, 0, 12),
-        true,
+        false,
         &mut std::iter::empty(),
     );
     let error = given_up(next);
@@ -312,7 +323,7 @@ fn a_retry_that_would_overrun_max_retry_seconds_gives_up_instead() {
     let next = decide_with(
         refused(500, None, ""),
         progress(2, 0, 59),
-        true,
+        false,
         &mut [Duration::from_secs(2)].into_iter(),
     );
     assert_eq!(given_up(next).failure_type(), FailureType::Transient);
@@ -323,7 +334,7 @@ fn an_unreachable_host_names_base_url_and_the_network() {
     let next = decide_with(
         unreachable(TransportKind::Dns),
         progress(6, 0, 3),
-        true,
+        false,
         &mut std::iter::empty(),
     );
     let error = given_up(next);
@@ -437,7 +448,7 @@ fn a_rejected_token_request_is_a_config_error_naming_the_credentials() {
     let next = decide_with(
         refused(400, Some("invalid_client"), "unknown client"),
         progress(1, 0, 0),
-        false,
+        true,
         &mut std::iter::empty(),
     );
     let error = failed(next);
@@ -461,7 +472,7 @@ fn the_apis_error_code_decides_what_a_401_means() {
 }
 
 fn admit_at(admission: Admission, elapsed_secs: u64, now: Instant) -> Admitted {
-    let (call, base, policy) = (call(true), base(), RetryPolicy::new(5, BUDGET));
+    let (call, base, policy) = (call(false), base(), RetryPolicy::new(5, BUDGET));
     admit(
         admission,
         now,

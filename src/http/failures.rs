@@ -178,7 +178,7 @@ pub fn fatal(ctx: &Context<'_>, verdict: Verdict, api: ApiError) -> Error {
                 call.endpoint, ctx.base
             ),
         ),
-        Verdict::Rejected if !call.authenticated => (
+        Verdict::Rejected if call.token_request => (
             FailureType::Config,
             format!(
                 "{what}: the API rejected the token request{api_message}; check {}.",

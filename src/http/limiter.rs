@@ -45,6 +45,13 @@ const FOREIGN_SPAN: Duration = Duration::from_secs(1);
 /// The reserve kept for others is what they spend in this long.
 const FOREIGN_HORIZON: f64 = 0.5;
 
+/// Requests that go out this much apart reach the server in the order they
+/// went out: a request is only taken as possibly counted after one that went
+/// out later than this after it (on another connection, under load) if it
+/// was still unanswered when that one went out. Requests let through in one
+/// burst go out microseconds apart; paced ones, a refill period apart.
+const REORDER_SPAN: Duration = Duration::from_millis(20);
+
 /// Requests followed at most; past it the oldest answered ones are
 /// forgotten (a bound on memory only: pruning keeps far fewer).
 const FLIGHTS_KEPT: usize = 4096;
@@ -91,10 +98,19 @@ struct Flight {
 
 impl Flight {
     /// Whether the server may have counted this request after it counted
-    /// one sent at `sent`: unless this one was answered before that one
-    /// went out, it may have reached the server later.
+    /// one sent at `sent`: one not yet sent, or sent after it, may have; one
+    /// sent before it may have reached the server later, unless it was
+    /// answered before that one went out or went out [`REORDER_SPAN`]
+    /// earlier.
     fn may_count_after(&self, sent: Instant) -> bool {
-        self.answered.is_none_or(|answered| answered > sent)
+        match self.sent {
+            None => true,
+            Some(own) if own > sent => true,
+            Some(own) => {
+                sent.saturating_duration_since(own) < REORDER_SPAN
+                    && self.answered.is_none_or(|answered| answered > sent)
+            }
+        }
     }
 }
 
@@ -578,6 +594,21 @@ mod tests {
         // and the earlier one, still out, may take it.
         later.answered(headers(40, 1, 2.0));
         assert!(wait_of(&limiter, Instant::now()) > Duration::ZERO);
+        drop(earlier);
+    }
+
+    #[test]
+    fn a_request_sent_a_reorder_span_earlier_is_counted_in_a_later_answer() {
+        let limiter = RateLimiter::new(None);
+        let start = Instant::now();
+        let earlier = let_through(&limiter, start);
+        earlier.sending(start);
+        let later = let_through(&limiter, start);
+        later.sending(start + REORDER_SPAN);
+        // Paced requests: the earlier one, still out, went out well before.
+        later.answered(headers(40, 1, 2.0));
+        drop(later);
+        assert!(limiter.reserve(start + REORDER_SPAN).is_ok());
         drop(earlier);
     }
 

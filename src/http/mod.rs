@@ -14,6 +14,7 @@ mod auth;
 mod body;
 mod breaker;
 mod client;
+mod credentials;
 mod decision;
 mod error;
 mod events;
@@ -24,6 +25,7 @@ mod retry;
 mod transport;
 
 pub use client::ApiClient;
+pub use credentials::rejects_credentials;
 pub use error::BodyError;
 pub use events::{Answer, ClientEvent, ClientEvents, Reported};
 pub use request::{ApiRequest, ApiResponse};

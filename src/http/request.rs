@@ -56,8 +56,9 @@ pub(super) struct Call<'a> {
     /// The path, which keys the circuit breaker.
     pub endpoint: &'a str,
     pub stream: Option<&'a str>,
-    /// False for the token request itself.
-    pub authenticated: bool,
+    /// True for the token request itself: a rejection there is the
+    /// credentials'.
+    pub token_request: bool,
 }
 
 /// A header's value, trimmed, if it is present and text.

@@ -1,8 +1,10 @@
 //! `read`: the configured streams, concurrently, each from its state.
 //!
 //! Every input (config, catalog, state) is checked before the first request,
-//! so a bad one is a `config_error` without side effects. Credentials are
-//! verified once up front. Then each stream runs as its own task; a global
+//! so a bad one is a `config_error` without side effects. The API's clock
+//! comes from `GET /v1/health`, which costs no rate budget; the first data
+//! request checks the credentials (the client holds the others until its
+//! answer). Then each stream runs as its own task; a global
 //! semaphore (`max_concurrency`) bounds the pages in flight across all of
 //! them, and the bounded channel of the [`Emitter`] bounds the output
 //! waiting for stdout, so memory stays flat whatever the volume.
@@ -23,6 +25,7 @@ mod time_window;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
@@ -99,7 +102,7 @@ pub async fn run(
         &config,
         crate::protocol::AirbyteClientEvents::new(emitter.clone()),
     )?;
-    let server_now = client.verify_credentials().await?.map(DateTime::from);
+    let server_now = client.server_clock().await?.map(DateTime::from);
     let now = Utc::now();
     let trusted = trusted_server_clock(now, server_now);
     if let (Some(server), None) = (server_now, trusted) {
@@ -135,6 +138,8 @@ pub async fn run(
     let settings = Arc::new(ReadSettings::new(&config, upper));
     let client = Arc::new(client);
     let permits = Arc::new(Semaphore::new(config.max_concurrency.get()));
+    // Credentials the API rejects end every stream, with one error.
+    let rejection_reported = Arc::new(AtomicBool::new(false));
 
     let mut tasks = Vec::with_capacity(planned.len());
     for (id, stream) in planned.into_iter().enumerate() {
@@ -163,7 +168,8 @@ pub async fn run(
             .with_policy(config.privacy.for_stream(stream.def.name)),
         );
         run.sink.status(StreamStatus::Started).await;
-        tasks.push((run.clone(), tokio::spawn(read_stream(run))));
+        let task = read_stream(run.clone(), rejection_reported.clone());
+        tasks.push((run, tokio::spawn(task)));
     }
     let mut outcomes = Vec::with_capacity(tasks.len());
     for (run, task) in tasks {
@@ -230,7 +236,7 @@ fn trusted_server_clock(
 /// How far the API's clock may be behind ours when it does not say.
 const UNKNOWN_CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-async fn read_stream(run: Arc<ApiStreamRun>) -> StreamOutcome {
+async fn read_stream(run: Arc<ApiStreamRun>, rejection_reported: Arc<AtomicBool>) -> StreamOutcome {
     // The one place a stream's walk is chosen.
     let result = match &run.def.walk {
         Walk::IdOrdered => id_ordered::read(&run).await,
@@ -250,6 +256,15 @@ async fn read_stream(run: Arc<ApiStreamRun>) -> StreamOutcome {
             .await;
             run.sink.status(StreamStatus::Incomplete).await;
             StreamOutcome::Forbidden
+        }
+        // The first data request checks the credentials; the streams that
+        // waited for it end with its error, which one of them reports.
+        Err(error)
+            if crate::http::rejects_credentials(&error)
+                && rejection_reported.swap(true, Ordering::SeqCst) =>
+        {
+            run.sink.status(StreamStatus::Incomplete).await;
+            StreamOutcome::Failed
         }
         Err(error) => fail(&run, error).await,
     }
