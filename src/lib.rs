@@ -24,6 +24,7 @@ pub mod config;
 pub mod discover;
 pub mod error;
 pub mod http;
+pub mod json_page;
 pub mod json_scan;
 pub mod privacy;
 pub mod protocol;

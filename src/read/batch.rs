@@ -5,9 +5,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
-
 use crate::http::BodyError;
+use crate::json_page::RawRecord;
 use crate::privacy::StreamPolicy;
 use crate::protocol::{Output, RecordFrame, StreamId};
 use crate::timestamps::StreamTimestamps;
@@ -63,7 +62,7 @@ impl Batch {
     /// that the policy hashes the instants the destination would get, then
     /// the policy. A record the policy cannot walk is an error that never
     /// quotes it.
-    pub fn push(&mut self, data: &RawValue) -> Result<(), BodyError> {
+    pub fn push(&mut self, data: RawRecord<'_>) -> Result<(), BodyError> {
         let Some(policy) = &self.policy else {
             match &self.utc {
                 Some(utc) => {
@@ -110,8 +109,8 @@ impl Batch {
         self.count += 1;
     }
 
-    fn push_as_sent(&mut self, data: &RawValue) {
-        self.frame.write(&mut self.bytes, data);
+    fn push_as_sent(&mut self, data: RawRecord<'_>) {
+        self.frame.write_str(&mut self.bytes, data.get());
         self.count += 1;
     }
 
@@ -136,8 +135,8 @@ impl Batch {
 mod tests {
     use super::*;
 
-    fn raw(json: &str) -> Box<RawValue> {
-        RawValue::from_string(json.to_owned()).unwrap()
+    fn raw(json: &str) -> RawRecord<'_> {
+        RawRecord::new(json).expect("a JSON value")
     }
 
     fn lines_of(batch: Batch) -> Vec<String> {
@@ -164,16 +163,16 @@ mod tests {
         let mut rewritten = utc_batch_of("at");
         let mut as_sent = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
         rewritten
-            .push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#))
+            .push(raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#))
             .unwrap();
         rewritten
-            .push(&raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#))
+            .push(raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#))
             .unwrap();
         as_sent
-            .push(&raw(r#"{"id":"o1","at":"2024-03-01T10:00:00Z"}"#))
+            .push(raw(r#"{"id":"o1","at":"2024-03-01T10:00:00Z"}"#))
             .unwrap();
         as_sent
-            .push(&raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#))
+            .push(raw(r#"{"id":"o2","at":"2024-03-01T10:00:00Z"}"#))
             .unwrap();
         assert_eq!(rewritten.count(), 2);
         assert_eq!(lines_of(rewritten), lines_of(as_sent));
@@ -183,7 +182,7 @@ mod tests {
     fn without_a_rewrite_records_keep_every_offset() {
         let mut batch = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
         batch
-            .push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#))
+            .push(raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00"}"#))
             .unwrap();
         assert!(lines_of(batch)[0].contains(r#""at":"2024-03-01T12:00:00+02:00""#));
     }
@@ -192,10 +191,10 @@ mod tests {
     fn a_field_that_is_not_a_date_time_is_warned_about_once_and_kept() {
         let mut batch = utc_batch_of("at");
         batch
-            .push(&raw(r#"{"id":"o1","at":"soon","n":"12:00:00+02:00"}"#))
+            .push(raw(r#"{"id":"o1","at":"soon","n":"12:00:00+02:00"}"#))
             .unwrap();
         batch
-            .push(&raw(r#"{"id":"o2","at":"later","n":"12:00:00+02:00"}"#))
+            .push(raw(r#"{"id":"o2","at":"later","n":"12:00:00+02:00"}"#))
             .unwrap();
         assert_eq!(batch.count(), 2);
         assert_eq!(batch.take_warnings().len(), 1);
@@ -209,12 +208,12 @@ mod tests {
         let reader = super::super::keys::KeyReader::new("id", "updated_at");
         let sent = raw(r#"{"id":"o1","updated_at":"2024-03-01T00:30:00-09:30"}"#);
         let mut batch = utc_batch_of("updated_at");
-        batch.push(&sent).unwrap();
+        batch.push(sent).unwrap();
         let line: serde_json::Value = serde_json::from_str(&lines_of(batch)[0]).unwrap();
         let emitted = line["record"]["data"]["updated_at"].as_str().unwrap();
         assert_eq!(emitted, "2024-03-01T10:00:00Z");
         assert_eq!(
-            super::super::slice_checkpoints::api_instant(reader.read(&sent).unwrap().cursor),
+            super::super::slice_checkpoints::api_instant(reader.read(sent).unwrap().cursor),
             emitted
         );
     }
@@ -242,10 +241,10 @@ mod tests {
         let mut in_utc =
             Batch::new(0, RecordFrame::airbyte("orders", 1), 100).with_policy(Some(policy));
         shifted
-            .push(&raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00","created_at":"2024-03-01T12:00:00+02:00","shipping_address":{"line1":"1 Main St"}}"#))
+            .push(raw(r#"{"id":"o1","at":"2024-03-01T12:00:00+02:00","created_at":"2024-03-01T12:00:00+02:00","shipping_address":{"line1":"1 Main St"}}"#))
             .unwrap();
         in_utc
-            .push(&raw(r#"{"id":"o1","at":"2024-03-01T10:00:00Z","created_at":"2024-03-01T10:00:00Z","shipping_address":null}"#))
+            .push(raw(r#"{"id":"o1","at":"2024-03-01T10:00:00Z","created_at":"2024-03-01T10:00:00Z","shipping_address":null}"#))
             .unwrap();
         let (shifted, in_utc) = (lines_of(shifted), lines_of(in_utc));
         assert_eq!(shifted, in_utc);
@@ -260,7 +259,7 @@ mod tests {
         ]));
         let mut batch =
             Batch::new(0, RecordFrame::airbyte("orders", 1), 100).with_policy(Some(policy));
-        let error = batch.push(&raw(r#"["1 Main St"]"#)).unwrap_err();
+        let error = batch.push(raw(r#"["1 Main St"]"#)).unwrap_err();
         assert!(!error.detail.contains("Main St"), "{error}");
         assert!(batch.is_empty());
     }
@@ -268,8 +267,8 @@ mod tests {
     #[test]
     fn a_batch_holds_one_record_line_per_record() {
         let mut batch = Batch::new(0, RecordFrame::airbyte("orders", 1), 100);
-        batch.push(&raw(r#"{"id":"ord_1"}"#)).unwrap();
-        batch.push(&raw(r#"{"id":"ord_2"}"#)).unwrap();
+        batch.push(raw(r#"{"id":"ord_1"}"#)).unwrap();
+        batch.push(raw(r#"{"id":"ord_2"}"#)).unwrap();
         assert_eq!(batch.count(), 2);
         let Output::Records { bytes, count, .. } = batch.into_output() else {
             unreachable!()

@@ -5,10 +5,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::json_page::RawRecord;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
 
 use crate::http::BodyError;
 use crate::json_scan::{at_top_level, flat_to_end, scan_string, skip_value, skip_whitespace};
@@ -70,7 +70,7 @@ impl KeyReader {
     }
 
     /// The id and the cursor of `raw`.
-    pub fn read<'a>(&self, raw: &'a RawValue) -> Result<RecordKeys<'a>, BodyError> {
+    pub fn read<'a>(&self, raw: RawRecord<'a>) -> Result<RecordKeys<'a>, BodyError> {
         let json = raw.get();
         let (id, cursor) = match self.quick(json) {
             Some((id, cursor)) => (Cow::Borrowed(id), Cow::Borrowed(cursor)),
@@ -122,7 +122,7 @@ impl KeyReader {
 /// path of [`KeyReader`], for one-off use).
 #[cfg(test)]
 pub fn record_keys<'a>(
-    raw: &'a RawValue,
+    raw: RawRecord<'a>,
     id_field: &'static str,
     cursor_field: &'static str,
 ) -> Result<RecordKeys<'a>, BodyError> {
@@ -130,7 +130,7 @@ pub fn record_keys<'a>(
 }
 
 fn keys_by_serde<'a>(
-    raw: &'a RawValue,
+    raw: RawRecord<'a>,
     id_field: &str,
     cursor_field: &str,
     shown: impl Fn(&str) -> String,
@@ -274,8 +274,8 @@ impl<'de> Deserialize<'de> for BorrowedOrOwned<'de> {
 mod tests {
     use super::*;
 
-    fn raw(json: &str) -> Box<RawValue> {
-        RawValue::from_string(json.to_owned()).unwrap()
+    fn raw(json: &str) -> RawRecord<'_> {
+        RawRecord::new(json).expect("a JSON value")
     }
 
     #[test]
@@ -283,7 +283,7 @@ mod tests {
         let record = raw(
             r#"{"nested":{"id":"x","updated_at":"1999-01-01T00:00:00Z"},"updated_at":"2024-03-01T12:00:00+02:00","id":"ord_1"}"#,
         );
-        let keys = record_keys(&record, "id", "updated_at").unwrap();
+        let keys = record_keys(record, "id", "updated_at").unwrap();
         assert_eq!(keys.id, "ord_1");
         assert_eq!(keys.cursor.to_rfc3339(), "2024-03-01T10:00:00+00:00");
     }
@@ -291,7 +291,7 @@ mod tests {
     #[test]
     fn an_id_with_escapes_is_unescaped() {
         let record = raw(r#"{"id":"a\"b","timestamp":"2024-03-01T10:00:00Z"}"#);
-        assert_eq!(record_keys(&record, "id", "timestamp").unwrap().id, "a\"b");
+        assert_eq!(record_keys(record, "id", "timestamp").unwrap().id, "a\"b");
     }
 
     #[test]
@@ -303,7 +303,7 @@ mod tests {
             top_level_strings(record.get(), "id", "updated_at"),
             Some((Some("ord_9"), Some("2024-03-01T10:00:00Z")))
         );
-        let keys = record_keys(&record, "id", "updated_at").unwrap();
+        let keys = record_keys(record, "id", "updated_at").unwrap();
         assert_eq!(keys.id, "ord_9");
     }
 
@@ -337,7 +337,7 @@ mod tests {
                 let raw = raw(&text);
                 let fast =
                     top_level_strings(raw.get(), "id", "updated_at").expect("no escapes here");
-                let (id, cursor) = keys_by_serde(&raw, "id", "updated_at", str::to_owned).unwrap();
+                let (id, cursor) = keys_by_serde(raw, "id", "updated_at", str::to_owned).unwrap();
                 assert_eq!(fast, (Some(id.as_ref()), Some(cursor.as_ref())), "{text}");
             }
         }
@@ -352,7 +352,7 @@ mod tests {
         let nested = r#"{"id":"o1","updated_at":"2024-01-01T00:00:00Z","items":[{"updated_at":"2000-01-01T00:00:00Z"}]}"#;
         assert_eq!(reader.quick(nested), None);
         let nested = raw(nested);
-        let keys = reader.read(&nested).unwrap();
+        let keys = reader.read(nested).unwrap();
         assert_eq!(keys.cursor.to_rfc3339(), "2024-01-01T00:00:00+00:00");
         // Inside a string value the quotes are escaped, so it cannot match.
         let quoted =
@@ -368,16 +368,13 @@ mod tests {
     #[test]
     fn an_escaped_key_is_still_found_by_the_parser() {
         let record = raw(r#"{"\u0069d":"ord_1","updated_at":"2024-03-01T10:00:00Z"}"#);
-        assert_eq!(
-            record_keys(&record, "id", "updated_at").unwrap().id,
-            "ord_1"
-        );
+        assert_eq!(record_keys(record, "id", "updated_at").unwrap().id, "ord_1");
     }
 
     #[test]
     fn a_record_without_its_cursor_is_a_body_error() {
         let record = raw(r#"{"id":"ord_1"}"#);
-        let error = record_keys(&record, "id", "updated_at").unwrap_err();
+        let error = record_keys(record, "id", "updated_at").unwrap_err();
         assert!(error.detail.contains("updated_at"), "{error}");
     }
 
@@ -400,7 +397,7 @@ mod tests {
             r#"{"id":"ord_secret","updated_at":"yesterday"}"#,
             r#"{"id":"ord_secret"}"#,
         ] {
-            let error = reader.read(&raw(record)).unwrap_err();
+            let error = reader.read(raw(record)).unwrap_err();
             assert!(!error.detail.contains("ord_secret"), "{error}");
             assert!(
                 error.detail.contains(&*policy.record_key("ord_secret")),
@@ -412,6 +409,6 @@ mod tests {
     #[test]
     fn a_cursor_that_is_not_rfc3339_is_a_body_error() {
         let record = raw(r#"{"id":"ord_1","updated_at":"yesterday"}"#);
-        assert!(record_keys(&record, "id", "updated_at").is_err());
+        assert!(record_keys(record, "id", "updated_at").is_err());
     }
 }

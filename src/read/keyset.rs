@@ -198,7 +198,7 @@ fn parse<P: Pages, K: Sink>(
     let (mut last, mut newest, mut passed_end) = (None, None, false);
     let read = page.data.len();
     let mut beyond_window = 0;
-    for raw in &page.data {
+    for &raw in &page.data {
         let keys = run.keys.read(raw)?;
         if keys.cursor > run.settings.upper {
             beyond_window += 1;
@@ -231,7 +231,7 @@ fn parse<P: Pages, K: Sink>(
     // after `last - 1s` again, and only the page's end is in them.
     let mut last_second = Vec::new();
     if let (Some(last), false, Some(_)) = (last, passed_end, &page.next_page_token) {
-        for raw in page.data.iter().rev() {
+        for &raw in page.data.iter().rev() {
             let keys = run.keys.read(raw)?;
             if keys.cursor <= last - SECOND {
                 break;

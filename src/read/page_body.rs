@@ -1,30 +1,47 @@
 //! The body of a list answer, split into raw records without parsing them.
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
 use crate::http::BodyError;
+use crate::json_page::{RawRecord, SplitError};
 
 /// A list answer: the records as raw JSON plus the pagination fields of
 /// either style (`next_page_token`, or `page` and `has_more`).
-#[derive(Deserialize)]
 pub struct PageBody<'a> {
-    #[serde(borrow)]
-    pub data: Vec<&'a RawValue>,
-    #[serde(default)]
+    pub data: Vec<RawRecord<'a>>,
     pub next_page_token: Option<String>,
-    #[serde(default)]
     pub has_more: Option<bool>,
 }
 
 /// The deepest nesting of a record the connector passes on (Jackson's
-/// default, which Java destinations read with). serde_json skips over raw
-/// records without recursing, so it is no bound of its own.
-pub const MAX_RECORD_DEPTH: usize = 1000;
+/// default, which Java destinations read with).
+#[cfg(not(target_arch = "x86_64"))]
+pub const MAX_RECORD_DEPTH: usize = crate::json_page::MAX_DEPTH;
 
 impl<'a> PageBody<'a> {
+    /// Splits and validates `body` (see [`crate::json_page`]).
+    #[cfg(target_arch = "x86_64")]
     pub fn parse(body: &'a [u8]) -> Result<Self, BodyError> {
-        let page: PageBody = serde_json::from_slice(body)?;
+        let page = crate::json_page::split_page(body).map_err(|e| body_error(&e, body.len()))?;
+        Ok(PageBody {
+            data: page.records,
+            next_page_token: page.next_page_token,
+            has_more: page.has_more,
+        })
+    }
+
+    /// Splits and validates `body` with serde_json, where the SIMD splitter
+    /// has no kernels.
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn parse(body: &'a [u8]) -> Result<Self, BodyError> {
+        #[derive(serde::Deserialize)]
+        struct Page<'a> {
+            #[serde(borrow)]
+            data: Vec<&'a serde_json::value::RawValue>,
+            #[serde(default)]
+            next_page_token: Option<String>,
+            #[serde(default)]
+            has_more: Option<bool>,
+        }
+        let page: Page = serde_json::from_slice(body)?;
         for (index, raw) in page.data.iter().enumerate() {
             let json = raw.get().as_bytes();
             // Only a record with that many brackets can be that deep; the
@@ -40,7 +57,15 @@ impl<'a> PageBody<'a> {
                 )));
             }
         }
-        Ok(page)
+        Ok(PageBody {
+            data: page
+                .data
+                .into_iter()
+                .map(RawRecord::from_raw_value)
+                .collect(),
+            next_page_token: page.next_page_token,
+            has_more: page.has_more,
+        })
     }
 
     /// `has_more` of a page-numbered answer, which the contract requires.
@@ -50,7 +75,35 @@ impl<'a> PageBody<'a> {
     }
 }
 
+/// What a splitter error means for the request: a body cut off or garbled
+/// is worth asking for again; one that is JSON of the wrong shape, or
+/// nested too deep, is not. Offsets only: a message never quotes the body.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn body_error(error: &SplitError, body_len: usize) -> BodyError {
+    let retry = |what: &str| BodyError {
+        detail: what.to_owned(),
+        retryable: true,
+    };
+    match error {
+        SplitError::Syntax { at, .. } if *at >= body_len => {
+            retry(&format!("the body ends early (cut off) at byte {body_len}"))
+        }
+        SplitError::Syntax { .. }
+        | SplitError::InvalidUtf8 { .. }
+        | SplitError::TrailingCharacters { .. } => {
+            retry(&format!("the body is not valid JSON: {error}"))
+        }
+        SplitError::MissingField(_)
+        | SplitError::DuplicateField { .. }
+        | SplitError::InvalidType { .. } => BodyError::fatal(format!(
+            "the body does not have the documented shape: {error}"
+        )),
+        SplitError::TooDeep { .. } | SplitError::TooLarge => BodyError::fatal(error.to_string()),
+    }
+}
+
 /// The deepest nesting of arrays and objects in `json`, strings skipped.
+#[cfg(not(target_arch = "x86_64"))]
 fn depth(json: &[u8]) -> usize {
     let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
     for &byte in json {

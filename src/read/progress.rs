@@ -66,7 +66,7 @@ impl Stall {
 /// A digest of a page's records, to tell a repeated page without keeping
 /// it. The records only: a server that ignores the filter sends the same
 /// records under ever new page tokens.
-pub fn digest(records: &[&serde_json::value::RawValue]) -> u64 {
+pub fn digest(records: &[crate::json_page::RawRecord<'_>]) -> u64 {
     let mut hasher = DefaultHasher::new();
     for record in records {
         record.get().hash(&mut hasher);

@@ -148,7 +148,7 @@ async fn probe_window<P: Pages, K: Sink>(
         .get_with_total(probe, |body, total| {
             let page = PageBody::parse(body)?;
             let earliest = match page.data.first() {
-                Some(raw) => Some(run.keys.read(raw)?.cursor),
+                Some(&raw) => Some(run.keys.read(raw)?.cursor),
                 None => None,
             };
             // A count of records with no first one: the walk would find

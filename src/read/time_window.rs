@@ -41,6 +41,7 @@ use super::stream::{Pages, Sink, StreamRun};
 use super::time_ordered::{tracker, window_start};
 use crate::error::{Error, Result};
 use crate::http::{ApiRequest, BodyError};
+use crate::json_page::RawRecord;
 use crate::protocol::LogLevel;
 use crate::streams::TimeWindow;
 
@@ -313,17 +314,17 @@ fn parse<P: Pages, K: Sink>(
             "a page of the window holds no record yet claims has_more",
         ));
     }
-    let key = |raw| {
+    let key = |raw: RawRecord<'_>| {
         run.keys.read(raw).map(|keys| SortKey {
             cursor: keys.cursor,
             id: keys.id.into_owned(),
         })
     };
-    let first = page.data.first().map(|raw| key(raw)).transpose()?;
-    let last = page.data.last().map(|raw| key(raw)).transpose()?;
+    let first = page.data.first().map(|&raw| key(raw)).transpose()?;
+    let last = page.data.last().map(|&raw| key(raw)).transpose()?;
     let mut batch = run.batch(body.len());
     let mut newest = None;
-    for raw in &page.data {
+    for &raw in &page.data {
         let keys = run.keys.read(raw)?;
         if run.wanted(keys.cursor) {
             batch.push(raw)?;
@@ -478,7 +479,7 @@ fn first_page<P: Pages, K: Sink>(
 ) -> Result<FirstPage, BodyError> {
     let page = PageBody::parse(body)?;
     let has_more = page.more_pages()?;
-    let (Some(first), Some(last)) = (page.data.first(), page.data.last()) else {
+    let (Some(&first), Some(&last)) = (page.data.first(), page.data.last()) else {
         // Page 1 of a window that holds nothing cannot have more: ending
         // here would drop whatever the API meant to send after it.
         if has_more {
