@@ -162,9 +162,37 @@ mod tests {
         assert_eq!(PageBody::parse(body.as_bytes()).unwrap().data.len(), 1);
     }
 
+    fn refused(body: &[u8]) -> BodyError {
+        match PageBody::parse(body) {
+            Ok(_) => panic!("{} parsed", String::from_utf8_lossy(body)),
+            Err(error) => error,
+        }
+    }
+
     #[test]
-    fn a_cut_off_page_does_not_parse() {
-        let body = br#"{"data":[{"id":"ord_1"},{"id":"ord"#;
-        assert!(PageBody::parse(body).is_err());
+    fn a_cut_off_page_is_worth_asking_for_again() {
+        let error = refused(br#"{"data":[{"id":"ord_1"},{"id":"ord"#);
+        assert!(error.retryable);
+        assert!(error.detail.contains("cut off"), "{}", error.detail);
+    }
+
+    #[test]
+    fn a_garbled_page_is_worth_asking_for_again_and_not_quoted() {
+        let error = refused(br#"{"data":[{"email":"ann@example.com"},{"id":x}]}"#);
+        assert!(error.retryable);
+        assert!(error.detail.contains("not valid JSON"), "{}", error.detail);
+        assert!(!error.detail.contains("ann@"), "{}", error.detail);
+    }
+
+    #[test]
+    fn a_page_of_another_shape_is_an_api_change_not_a_hiccup() {
+        for body in [
+            &br#"{"items":[]}"#[..],
+            br#"{"data":{}}"#,
+            br#"{"data":[],"has_more":"yes"}"#,
+        ] {
+            let error = refused(body);
+            assert!(!error.retryable, "{}", error.detail);
+        }
     }
 }
