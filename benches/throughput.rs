@@ -1721,7 +1721,12 @@ fn raw_fetch(
 
 /// (h) The fast server (no rate limit, no latency): the connector's read
 /// against the limit figure, the bench's raw fetch of the same pages (4 at
-/// once, no processing); and bytes on the wire per record, gzip and plain.
+/// once, no processing), once with gzip (the default) and once with plain
+/// answers (`compression: none`, what a fast local network calls for), each
+/// against the raw fetch of the same encoding; and bytes on the wire per
+/// record. The targets (0.5 of the raw fetch, 1.0 CPU-us per record) are
+/// judged on the plain read, the issue's own row: inflating alone costs
+/// about 0.6 to 0.7 CPU-us per order, which the gzip row shows beside it.
 fn fast_server(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow::Result<()> {
     let orders = limit_orders();
     let (sandbox, _) = start_sandbox(&setup.rt, orders_only_sizes(orders), RateLimit::disabled())?;
@@ -1731,69 +1736,90 @@ fn fast_server(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow:
     raw_fetch(setup, &sandbox, pages, 4, true)?;
     let (raw_gzip_s, gzip_bytes) = raw_fetch(setup, &sandbox, pages, 4, true)?;
     let (raw_plain_s, plain_bytes) = raw_fetch(setup, &sandbox, pages, 4, false)?;
-    let (m, counted) = read_orders(bench, setup, &sandbox, "fast", json!({}))?;
-    let mut notes = Vec::new();
-    let verified = verify(
-        &counted,
-        &BTreeMap::from([("orders", orders as u64)]),
-        &mut notes,
-    );
     let records = orders as f64;
-    let limit_rps = records / raw_gzip_s;
-    let achieved = records / m.run.wall_s;
     let (gzip_per_record, plain_per_record) =
         (gzip_bytes as f64 / records, plain_bytes as f64 / records);
-    notes.push(format!(
-        "raw fetch, 4 at once: {limit_rps:.0} records/s with gzip ({raw_gzip_s:.2} s), {:.0} plain ({raw_plain_s:.2} s); the connector reached {:.0}% of the gzip figure",
-        records / raw_plain_s,
-        achieved / limit_rps * 100.0
-    ));
-    notes.push(format!(
-        "bytes on the wire per record: {gzip_per_record:.0} gzip, {plain_per_record:.0} plain ({:.1}x)",
-        plain_per_record / gzip_per_record
-    ));
-    notes.push(format!("requests: {}", count_by_path(&m.requests)));
-    let share = achieved / limit_rps;
-    report.targets.push((
-        format!(
-            "fast server: >= {:.0}% of the raw fetch of the same pages",
-            TARGET_RAW_FETCH_SHARE * 100.0
+    let mut details = serde_json::Map::from_iter([
+        ("pages".to_owned(), json!(pages)),
+        ("raw_fetch_gzip_s".to_owned(), json!(raw_gzip_s)),
+        ("raw_fetch_plain_s".to_owned(), json!(raw_plain_s)),
+        (
+            "wire_bytes_per_record_gzip".to_owned(),
+            json!(gzip_per_record),
         ),
-        verified && share >= TARGET_RAW_FETCH_SHARE,
-        format!(
-            "{achieved:.0} of {limit_rps:.0} records/s ({:.0}%)",
+        (
+            "wire_bytes_per_record_plain".to_owned(),
+            json!(plain_per_record),
+        ),
+    ]);
+    for (id, encoding, overrides, raw_s) in [
+        ("h", "gzip", json!({}), raw_gzip_s),
+        ("h2", "plain", json!({"compression": "none"}), raw_plain_s),
+    ] {
+        let name = format!("fast-{encoding}");
+        let (m, counted) = read_orders(bench, setup, &sandbox, &name, overrides)?;
+        let mut notes = Vec::new();
+        let verified = verify(
+            &counted,
+            &BTreeMap::from([("orders", orders as u64)]),
+            &mut notes,
+        );
+        let limit_rps = records / raw_s;
+        let achieved = records / m.run.wall_s;
+        let share = achieved / limit_rps;
+        let cpu = m.run.cpu_s() / records * 1e6;
+        notes.push(format!(
+            "{encoding}: {achieved:.0} of the raw fetch's {limit_rps:.0} records/s ({:.0}%; the raw fetch, 4 at once: {raw_s:.3} s); {cpu:.2} CPU-us per record",
             share * 100.0
-        ),
-    ));
-    let cpu = m.run.cpu_s() / records * 1e6;
-    report.targets.push((
-        format!("fast server: <= {TARGET_FAST_CPU_US:.1} CPU-us per record"),
-        verified && cpu <= TARGET_FAST_CPU_US,
-        format!("{cpu:.2} us"),
-    ));
-    report.extra.insert(
-        "fast_server".into(),
-        json!({
-            "pages": pages,
-            "raw_fetch_gzip_s": raw_gzip_s,
-            "raw_fetch_plain_s": raw_plain_s,
-            "raw_fetch_records_per_s": limit_rps,
-            "connector_records_per_s": achieved,
-            "wire_bytes_per_record_gzip": gzip_per_record,
-            "wire_bytes_per_record_plain": plain_per_record,
-        }),
-    );
-    report.rows.push(Row {
-        id: "h",
-        label: format!("orders {}, fast server", human(orders as u64)),
-        records: counted.total_records(),
-        bytes: Some(counted.bytes),
-        sandbox_cpu_s: m.sandbox_cpu_s,
-        requests: m.requests.len(),
-        run: m.run,
-        verified: Some(verified),
-        notes,
-    });
+        ));
+        if encoding == "gzip" {
+            notes.push(format!(
+                "bytes on the wire per record: {gzip_per_record:.0} gzip, {plain_per_record:.0} plain ({:.1}x)",
+                plain_per_record / gzip_per_record
+            ));
+        } else {
+            report.targets.push((
+                format!(
+                    "fast server, plain answers: >= {:.0}% of the raw fetch of the same pages",
+                    TARGET_RAW_FETCH_SHARE * 100.0
+                ),
+                verified && share >= TARGET_RAW_FETCH_SHARE,
+                format!(
+                    "{achieved:.0} of {limit_rps:.0} records/s ({:.0}%)",
+                    share * 100.0
+                ),
+            ));
+            report.targets.push((
+                format!("fast server, plain answers: <= {TARGET_FAST_CPU_US:.1} CPU-us per record"),
+                verified && cpu <= TARGET_FAST_CPU_US,
+                format!("{cpu:.2} us"),
+            ));
+        }
+        notes.push(format!("requests: {}", count_by_path(&m.requests)));
+        details.insert(
+            encoding.to_owned(),
+            json!({
+                "raw_fetch_records_per_s": limit_rps,
+                "connector_records_per_s": achieved,
+                "share_of_raw_fetch": share,
+                "connector_cpu_us_per_record": cpu,
+            }),
+        );
+        report.rows.push(Row {
+            id,
+            label: format!("orders {}, fast server, {encoding}", human(orders as u64)),
+            records: counted.total_records(),
+            bytes: Some(counted.bytes),
+            sandbox_cpu_s: m.sandbox_cpu_s,
+            requests: m.requests.len(),
+            run: m.run,
+            verified: Some(verified),
+            notes,
+        });
+    }
+    report
+        .extra
+        .insert("fast_server".into(), Value::Object(details));
     setup.rt.block_on(sandbox.shutdown());
     Ok(())
 }
