@@ -175,6 +175,23 @@ async fn check_says_when_base_url_points_at_a_website() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn read_says_when_base_url_points_at_a_website() {
+    let website = html_server(404).await;
+    let config = json!({
+        "base_url": website,
+        "credentials": {"auth_type": "api_key", "api_key": "k"},
+    });
+
+    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+
+    assert_ne!(output.code, 0);
+    let error = output.errors()[0];
+    assert_eq!(error["failure_type"], "config_error");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("points at a website"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn check_names_the_field_of_a_config_that_does_not_validate() {
     let output = with_config(
         "check",
