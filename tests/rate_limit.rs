@@ -111,6 +111,30 @@ async fn alone_on_the_credential_the_bucket_is_paced_without_a_429() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn alone_on_the_credential_over_a_slow_network_the_bucket_is_paced_without_a_429() {
+    // Each answer takes 50 ms: the refill of a round trip is credited to
+    // the limiter's belief, and must not make it take a token too many.
+    let sandbox = sandbox(SandboxConfig {
+        rate_limit: RateLimit {
+            requests_per_second: 20.0,
+            burst: 40,
+        },
+        latency: Duration::from_millis(50),
+        ..small(64)
+    })
+    .await;
+    let config = with(api_key_config(&sandbox), json!({"page_size": 20}));
+
+    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
+
+    output.assert_success();
+    let log = sandbox.request_log();
+    assert!(log.len() > 60, "{} requests", log.len());
+    let throttled = log.iter().filter(|r| r.status == 429).count();
+    assert_eq!(throttled, 0, "of {} requests", log.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn another_client_on_the_credential_slows_the_read_down_instead_of_provoking_429s() {
     let sandbox = sandbox(SandboxConfig {
         rate_limit: RateLimit {

@@ -10,7 +10,10 @@
 //!   server had not counted them yet), plus what refilled since at the rate
 //!   the headers prove. A request goes out when the belief holds a token, so
 //!   the burst is spent at once and the refill rate is held without a 429;
-//!   every answer corrects the belief. An answer is taken as counting only
+//!   every answer corrects the belief. The server takes a request's token
+//!   some time after it goes out, and the next request's likewise: while
+//!   we are alone on the credential, the refill during the shortest round
+//!   trip seen is credited to the belief. An answer is taken as counting only
 //!   the requests that were answered before it was sent: a request let
 //!   through but not yet sent, or one sent earlier that the server may have
 //!   counted later (on another connection, under load), is taken from what
@@ -85,6 +88,8 @@ struct ServerBucket {
     anchor: Option<Anchor>,
     /// What others spend on the credential, in tokens/s.
     foreign: f64,
+    /// The shortest round trip of an answered request.
+    shortest_round_trip: Option<Duration>,
 }
 
 /// One request let through, from its ticket to its answer.
@@ -148,10 +153,28 @@ pub fn refill_floor(headers: RateLimitHeaders) -> Option<f64> {
 /// left, less the `uncounted` requests the server may not have counted
 /// when it answered (let through but not sent, sent after it, or sent
 /// before it but still out). The refill since the server counted is not
-/// credited: when within the round trip it counted is unknown (a busy
-/// server may count late), so the belief errs low, never high.
+/// in it: when within the round trip it counted is unknown (a busy server
+/// may count late); [`round_trip_credit`] is what may be added.
 pub fn tokens_after_answer(remaining: u64, uncounted: usize) -> f64 {
     remaining as f64 - uncounted as f64
+}
+
+/// The tokens an answer's belief is credited for the refill while its
+/// request and the next one travel: the refill during the shortest round
+/// trip, at `refill` tokens/s. The answer arrived after the server counted
+/// its request by the way back; the next request will be counted after it
+/// goes out by the way there; each way is part of every round trip, so
+/// together they take at least the shortest one. Planned by when requests
+/// go out, that much refill is certain to come between the two counts.
+/// Nothing is credited while others spend on the credential (their
+/// spending is kept as a reserve instead) or before a round trip is timed.
+pub fn round_trip_credit(shortest_round_trip: Option<Duration>, refill: f64, foreign: f64) -> f64 {
+    match shortest_round_trip {
+        Some(trip) if foreign <= 0.0 && refill.is_finite() && refill > 0.0 => {
+            refill * trip.as_secs_f64()
+        }
+        _ => 0.0,
+    }
 }
 
 /// How long a request waits for a bucket believed to hold `tokens` that
@@ -378,7 +401,13 @@ impl RateLimiter {
             return;
         };
         let sent = flight.sent.unwrap_or(now);
+        let timed = flight.sent.is_some();
         flight.answered = Some(now);
+        if timed {
+            let trip = now.saturating_duration_since(sent);
+            let shortest = bucket.shortest_round_trip.map_or(trip, |t| t.min(trip));
+            bucket.shortest_round_trip = Some(shortest);
+        }
         if bucket.limit != headers.limit {
             // Another bucket (the account changed plan): learn it anew.
             bucket.limit = headers.limit;
@@ -395,7 +424,8 @@ impl RateLimiter {
         let refill = bucket.refill_rate(headers);
         bucket.rate = refill;
         let tokens = tokens_after_answer(headers.remaining, bucket.uncounted_by(id, sent));
-        bucket.belief = Some((tokens, now));
+        let credit = round_trip_credit(bucket.shortest_round_trip, refill, bucket.foreign);
+        bucket.belief = Some(((tokens + credit).min(headers.limit as f64), now));
         match bucket.anchor {
             Some(anchor) if now.saturating_duration_since(anchor.at) >= FOREIGN_SPAN => {
                 let ours = bucket.admitted - anchor.admitted;
@@ -478,6 +508,29 @@ mod tests {
     }
 
     #[test]
+    fn the_refill_of_the_shortest_round_trip_is_credited() {
+        let credit = round_trip_credit(Some(Duration::from_millis(50)), 20.0, 0.0);
+        assert!((credit - 1.0).abs() < 1e-9, "{credit}");
+    }
+
+    #[test]
+    fn nothing_is_credited_while_others_spend_or_before_a_round_trip_is_timed() {
+        assert_eq!(
+            round_trip_credit(Some(Duration::from_millis(50)), 20.0, 2.0),
+            0.0
+        );
+        assert_eq!(round_trip_credit(None, 20.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn an_unusable_refill_rate_credits_nothing() {
+        let trip = Some(Duration::from_millis(50));
+        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(round_trip_credit(trip, rate, 0.0), 0.0, "{rate}");
+        }
+    }
+
+    #[test]
     fn others_spending_is_what_is_missing_beyond_ours_and_the_rounding() {
         // 10 tokens, 1 s at 20/s, 12 of ours: 18 expected, 8 seen, less 1.
         let rate = foreign_rate(10.0, 8.0, Duration::from_secs(1), 12, 20.0, 40).unwrap();
@@ -555,6 +608,33 @@ mod tests {
         let _third = let_through(&limiter, now);
         let wait = wait_of(&limiter, now).as_secs_f64();
         assert!(wait > 0.04 && wait < 0.06, "waited {wait}");
+    }
+
+    #[test]
+    fn an_empty_bucket_after_a_long_round_trip_lets_the_next_request_go_at_once() {
+        let limiter = RateLimiter::new(None);
+        // Sent 50 ms ago: the refill of its trip out and the next one's comes
+        // before the server counts the next request.
+        let sent = Instant::now() - Duration::from_millis(50);
+        let first = let_through(&limiter, sent);
+        first.sending(sent);
+        // 40 missing, full within 2 s: at least 19.5 tokens/s; none left.
+        first.answered(headers(40, 0, 2.0));
+        drop(first);
+        let wait = wait_of(&limiter, Instant::now());
+        assert!(wait < Duration::from_millis(5), "waited {wait:?}");
+    }
+
+    #[test]
+    fn an_empty_bucket_after_a_short_round_trip_waits_for_a_refill_period() {
+        let limiter = RateLimiter::new(None);
+        let sent = Instant::now();
+        let first = let_through(&limiter, sent);
+        first.sending(sent);
+        first.answered(headers(40, 0, 2.0));
+        drop(first);
+        let wait = wait_of(&limiter, Instant::now());
+        assert!(wait > Duration::from_millis(40), "waited {wait:?}");
     }
 
     #[test]
