@@ -13,7 +13,7 @@
 //!   every answer corrects the belief. The server takes a request's token
 //!   some time after it goes out, and the next request's likewise: while
 //!   we are alone on the credential, the refill during the shortest round
-//!   trip seen is credited to the belief. An answer is taken as counting only
+//!   trip seen is credited to the belief ([`round_trip_credit`]). An answer is taken as counting only
 //!   the requests that were answered before it was sent: a request let
 //!   through but not yet sent, or one sent earlier that the server may have
 //!   counted later (on another connection, under load), is taken from what
@@ -161,13 +161,15 @@ pub fn tokens_after_answer(remaining: u64, uncounted: usize) -> f64 {
 
 /// The tokens an answer's belief is credited for the refill while its
 /// request and the next one travel: the refill during the shortest round
-/// trip, at `refill` tokens/s. The answer arrived after the server counted
-/// its request by the way back; the next request will be counted after it
-/// goes out by the way there; each way is part of every round trip, so
-/// together they take at least the shortest one. Planned by when requests
-/// go out, that much refill is certain to come between the two counts.
-/// Nothing is credited while others spend on the credential (their
-/// spending is kept as a reserve instead) or before a round trip is timed.
+/// trip, at `refill` tokens/s (the proven floor of the rate). The answer
+/// arrived after the server counted its request by the way back; the next
+/// request will be counted after it goes out by the way there. Where the
+/// two ways vary little between requests, together they take about a
+/// round trip, at least the shortest one seen; `Remaining`, rounded down,
+/// keeps up to a token more in hand for what they vary by. Nothing is
+/// credited while others spend on the credential (their spending is kept
+/// as a reserve instead; a 429 counts as such spending) or before a round
+/// trip is timed.
 pub fn round_trip_credit(shortest_round_trip: Option<Duration>, refill: f64, foreign: f64) -> f64 {
     match shortest_round_trip {
         Some(trip) if foreign <= 0.0 && refill.is_finite() && refill > 0.0 => {
