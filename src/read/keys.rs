@@ -83,15 +83,13 @@ impl KeyReader {
                 })?,
             },
         };
-        let cursor = DateTime::parse_from_rfc3339(&cursor)
-            .map_err(|_| {
-                BodyError::fatal(format!(
-                    "record {} has a {} that is not RFC 3339",
-                    self.shown(&id),
-                    self.cursor_field
-                ))
-            })?
-            .with_timezone(&Utc);
+        let cursor = instant(&cursor).ok_or_else(|| {
+            BodyError::fatal(format!(
+                "record {} has a {} that is not RFC 3339",
+                self.shown(&id),
+                self.cursor_field
+            ))
+        })?;
         Ok(RecordKeys { id, cursor })
     }
 
@@ -116,6 +114,40 @@ impl KeyReader {
             &json[value.start..value.end - 1],
         ))
     }
+}
+
+/// An RFC 3339 cursor as an instant. The shape the API sends most,
+/// `YYYY-MM-DDTHH:MM:SSZ`, is read at fixed places (chrono's general
+/// parser took 3 to 4% of a plain read's CPU samples); anything else goes
+/// to chrono.
+fn instant(text: &str) -> Option<DateTime<Utc>> {
+    utc_seconds(text).or_else(|| {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (or `t`, `z`) with a valid date and time; `None`
+/// for anything else, leap seconds included, which chrono then reads.
+fn utc_seconds(text: &str) -> Option<DateTime<Utc>> {
+    let b: &[u8; 20] = text.as_bytes().try_into().ok()?;
+    let separators = b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't')
+        && b[13] == b':'
+        && b[16] == b':'
+        && matches!(b[19], b'Z' | b'z');
+    if !separators {
+        return None;
+    }
+    let pair = |at: usize| -> Option<u32> {
+        let (tens, ones) = (b[at].wrapping_sub(b'0'), b[at + 1].wrapping_sub(b'0'));
+        (tens < 10 && ones < 10).then(|| u32::from(tens) * 10 + u32::from(ones))
+    };
+    let year = pair(0)? * 100 + pair(2)?;
+    let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, pair(5)?, pair(8)?)?;
+    Some(date.and_hms_opt(pair(11)?, pair(14)?, pair(17)?)?.and_utc())
 }
 
 /// Reads the primary key and the cursor out of a raw record (the general
@@ -404,6 +436,68 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn cursors_read_at_fixed_places_agree_with_chrono() {
+        let mut texts: Vec<String> = Vec::new();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        };
+        for _ in 0..20_000 {
+            // Years around the edges, days past the month's end, hours,
+            // minutes and seconds one past their range.
+            let year = [0, 1, 1970, 2000, 2024, 2100, 9999][next(7) as usize];
+            let text = format!(
+                "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                next(14),
+                next(33),
+                next(25),
+                next(61),
+                next(62),
+            );
+            texts.push(text);
+        }
+        let mut damaged = Vec::new();
+        for text in &texts[..2_000] {
+            // One byte replaced anywhere: separators, digits, the zone.
+            let at = next(20) as usize;
+            for byte in [b'0', b'9', b'-', b':', b'T', b't', b'z', b' ', b'+', b'/'] {
+                let mut bytes = text.clone().into_bytes();
+                bytes[at] = byte;
+                damaged.push(String::from_utf8(bytes).unwrap());
+            }
+        }
+        texts.extend(damaged);
+        texts.extend(
+            [
+                "2024-02-29T23:59:59Z",
+                "2023-02-29T00:00:00Z",
+                "2016-12-31T23:59:60Z",
+                "2024-03-01T12:00:00+02:00",
+                "2024-03-01T12:00:00.5Z",
+                "2024-03-01 12:00:00Z",
+                "2024-03-01T12:00:00",
+                "",
+            ]
+            .map(String::from),
+        );
+        for text in &texts {
+            let chrono = DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|t| t.with_timezone(&Utc));
+            assert_eq!(instant(text), chrono, "{text:?}");
+            if let Some(fast) = utc_seconds(text) {
+                assert_eq!(Some(fast), chrono, "{text:?}");
+            }
+        }
+        // The fixed places read most of them.
+        let fast = texts.iter().filter(|t| utc_seconds(t).is_some()).count();
+        assert!(fast > 1_000, "{fast}");
     }
 
     #[test]
