@@ -91,36 +91,26 @@ async fn the_apis_own_limit_is_followed_with_few_429s() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn alone_on_the_credential_the_bucket_is_paced_without_a_429() {
-    let sandbox = sandbox(SandboxConfig {
-        rate_limit: RateLimit {
-            requests_per_second: 20.0,
-            burst: 40,
-        },
-        ..small(62)
-    })
-    .await;
-    let config = with(api_key_config(&sandbox), json!({"page_size": 20}));
-
-    let output = read(&config, &catalog(&["orders"], "full_refresh"), None).await;
-
-    output.assert_success();
-    let log = sandbox.request_log();
-    assert!(log.len() > 60, "{} requests", log.len());
-    let throttled = log.iter().filter(|r| r.status == 429).count();
-    assert_eq!(throttled, 0, "of {} requests", log.len());
+    read_alone_on_the_default_bucket(62, Duration::ZERO).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn alone_on_the_credential_over_a_slow_network_the_bucket_is_paced_without_a_429() {
     // Each answer takes 50 ms: the refill of a round trip is credited to
     // the limiter's belief, and must not make it take a token too many.
+    read_alone_on_the_default_bucket(64, Duration::from_millis(50)).await;
+}
+
+/// Reads the orders of sandbox `seed`, answering after `latency`, alone on
+/// the contract's default bucket: more than 60 requests, none answered 429.
+async fn read_alone_on_the_default_bucket(seed: u64, latency: Duration) {
     let sandbox = sandbox(SandboxConfig {
         rate_limit: RateLimit {
             requests_per_second: 20.0,
             burst: 40,
         },
-        latency: Duration::from_millis(50),
-        ..small(64)
+        latency,
+        ..small(seed)
     })
     .await;
     let config = with(api_key_config(&sandbox), json!({"page_size": 20}));
