@@ -32,9 +32,9 @@
 //! # How it works: two stages
 //!
 //! **Stage 1** (`stage1`) looks at the body 64 bytes at a time. A SIMD kernel
-//! (AVX2 chosen at run time, or SSE2, which every x86_64 has) turns a block
-//! into bit masks: quotes, backslashes, whitespace, the structural characters
-//! `{}[],:` and control bytes. Plain 64-bit arithmetic, shared by all kernels,
+//! (AVX-512 or AVX2 chosen at run time, or SSE2, which every x86_64 has)
+//! turns a block into bit masks: quotes, backslashes, whitespace, the
+//! structural characters `{}[],:` and control bytes. Plain 64-bit arithmetic, shared by all kernels,
 //! then finds the escaped bytes (those after an odd run of backslashes), the
 //! in-string mask (a prefix XOR of the unescaped quotes, carried from block to
 //! block), and rejects control bytes and invalid escapes inside strings. What
