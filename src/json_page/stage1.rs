@@ -28,7 +28,11 @@ pub enum Path {
     /// x86_64 with AVX2 (and BMI1, POPCNT, PCLMULQDQ), chosen at run time.
     Avx2,
     /// x86_64 with AVX-512 F and BW (and BMI1, POPCNT, PCLMULQDQ): a block
-    /// is one register.
+    /// is one register. Chosen only where AVX-512 VBMI shows an Ice Lake or
+    /// later core (or AMD Zen 4): on Skylake-SP and Cascade Lake, 512-bit
+    /// instructions lower the core's clock for the whole process, which
+    /// can cost more than the kernel saves (simdjson likewise keeps its
+    /// AVX-512 kernel for Ice Lake and later).
     Avx512,
 }
 
@@ -50,6 +54,7 @@ impl Path {
             Path::Avx512 => {
                 std::is_x86_feature_detected!("avx512f")
                     && std::is_x86_feature_detected!("avx512bw")
+                    && std::is_x86_feature_detected!("avx512vbmi")
                     && std::is_x86_feature_detected!("bmi1")
                     && std::is_x86_feature_detected!("popcnt")
                     && std::is_x86_feature_detected!("pclmulqdq")
