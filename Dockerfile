@@ -9,7 +9,7 @@
 #
 #   RUST_IMAGE    Rust toolchain on Debian bookworm (needs cargo, rustc, gcc,
 #                 libc6-dev, ca-certificates: the official *-slim image has them).
-#                 Pinned to the toolchain the project uses (rust-version >= 1.85).
+#                 Pinned to the toolchain the project uses (rust-version >= 1.89).
 #   DEBIAN_IMAGE  Debian bookworm, same release as RUST_IMAGE; used only to
 #                 gather busybox-static and the CA bundle.  Nothing from it but
 #                 those files reaches the final image.
