@@ -181,10 +181,10 @@ fn node_of(schema: &Value, path: &str) -> Option<Node> {
             }));
         }
     }
-    if let Some(items) = schema.get("items") {
-        if let Some(item) = node_of(items, &format!("{path}[]")) {
-            return Some(Node::Array(Box::new(item)));
-        }
+    if let Some(items) = schema.get("items")
+        && let Some(item) = node_of(items, &format!("{path}[]"))
+    {
+        return Some(Node::Array(Box::new(item)));
     }
     ["anyOf", "oneOf", "allOf"]
         .iter()
@@ -579,7 +579,9 @@ const MINUTES_PER_DAY: i64 = 24 * 60;
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         _ => 31,
     }

@@ -47,7 +47,7 @@ pub(crate) struct FaultInjector {
 
 /// Whether the `count`-th event is due under "every n-th".
 fn due(every: Option<u32>, count: u64) -> bool {
-    every.is_some_and(|n| n > 0 && count % u64::from(n) == 0)
+    every.is_some_and(|n| n > 0 && count.is_multiple_of(u64::from(n)))
 }
 
 impl FaultInjector {

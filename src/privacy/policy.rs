@@ -284,10 +284,11 @@ fn check_entry(
         return Err("deleted_at tells destinations which records were deleted, so it can be neither blocked nor hashed".to_owned());
     }
     let date_time = check_in_schema(def, path)?;
-    if let FieldPath::Steps(steps) = path {
-        if entry.action == Action::Block && steps.last() == Some(&Step::Items) {
-            return Err("blocking every item of an array leaves an empty array; block the array itself (the path without the final \"[]\")".to_owned());
-        }
+    if let FieldPath::Steps(steps) = path
+        && entry.action == Action::Block
+        && steps.last() == Some(&Step::Items)
+    {
+        return Err("blocking every item of an array leaves an empty array; block the array itself (the path without the final \"[]\")".to_owned());
     }
     match entry.action {
         Action::Block => Ok(Leaf::Block),

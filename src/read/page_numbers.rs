@@ -114,29 +114,29 @@ impl PageWalk {
                     None => Ok(()),
                 });
             stalled.map_err(|stall| stall.into_error(run.def.name, &described))?;
-            if let (Some(before), Some(now)) = (self.position.total, page.total) {
-                if now < before {
-                    self.corrections += 1;
-                    if self.corrections > MAX_TOTAL_CORRECTIONS {
-                        return Err(Error::system(format!(
-                            "Stream {}: {described}: X-Total-Count fell {} times during one \
+            if let (Some(before), Some(now)) = (self.position.total, page.total)
+                && now < before
+            {
+                self.corrections += 1;
+                if self.corrections > MAX_TOTAL_CORRECTIONS {
+                    return Err(Error::system(format!(
+                        "Stream {}: {described}: X-Total-Count fell {} times during one \
                              walk (last from {before} to {now}); the API's count is not \
                              stable (replicas disagree?), so the walk cannot tell which \
                              records moved. Report this to the API's maintainers.",
-                            run.def.name, self.corrections
-                        )));
-                    }
-                    // Records left the list: the unread ones moved up by at
-                    // most `before - now` places. Step back over them.
-                    let limit = u64::from(run.page_size());
-                    let back = (before - now).div_ceil(limit) as u32;
-                    self.position.page = self.position.page.saturating_sub(back).max(1);
-                    self.position.total = Some(now);
-                    // The page read again may rightly be the one just
-                    // discarded (a step back from page 1 is page 1 again).
-                    self.progress.new_chain();
-                    continue;
+                        run.def.name, self.corrections
+                    )));
                 }
+                // Records left the list: the unread ones moved up by at
+                // most `before - now` places. Step back over them.
+                let limit = u64::from(run.page_size());
+                let back = (before - now).div_ceil(limit) as u32;
+                self.position.page = self.position.page.saturating_sub(back).max(1);
+                self.position.total = Some(now);
+                // The page read again may rightly be the one just
+                // discarded (a step back from page 1 is page 1 again).
+                self.progress.new_chain();
+                continue;
             }
             self.position.total = page.total.or(self.position.total);
             if max_id.is_some() {

@@ -48,11 +48,11 @@ where
         Ok(p) => p,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if let Some(token) = &principal.token {
-        if app.faults.revoke_due() {
-            app.auth.revoke(token);
-            return ApiError::token_expired().into_response();
-        }
+    if let Some(token) = &principal.token
+        && app.faults.revoke_due()
+    {
+        app.auth.revoke(token);
+        return ApiError::token_expired().into_response();
     }
     let now_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)

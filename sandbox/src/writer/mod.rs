@@ -114,16 +114,17 @@ impl Writer {
             if shared.generation != generation {
                 return;
             }
-            if let Some(after) = load.add_custom_field_after {
-                if shared.writes.late_field.is_none() && now.duration_since(started) >= after {
-                    let id = self.store.fields_mut().add(
-                        FieldObject::Orders,
-                        LATE_FIELD_NAME,
-                        FieldType::String,
-                        timefmt::now_secs(),
-                    );
-                    shared.writes.late_field = Some(id);
-                }
+            if let Some(after) = load.add_custom_field_after
+                && shared.writes.late_field.is_none()
+                && now.duration_since(started) >= after
+            {
+                let id = self.store.fields_mut().add(
+                    FieldObject::Orders,
+                    LATE_FIELD_NAME,
+                    FieldType::String,
+                    timefmt::now_secs(),
+                );
+                shared.writes.late_field = Some(id);
             }
             while owed >= 1.0 {
                 owed -= 1.0;
