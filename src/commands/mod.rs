@@ -36,7 +36,7 @@ where
             return ExitCode::FAILURE;
         }
     };
-    let (emitter, handle) = Emitter::start_with_format(std::io::stdout(), format, level);
+    let (emitter, handle) = Emitter::stdout_with_format(format, level);
     let code = runtime.block_on(command(emitter));
     // Streams may still be winding down in tasks; they hold no emitter once
     // the runtime is gone.
@@ -50,7 +50,7 @@ where
 
 /// Reports `error` in `format` without a runtime (bad inputs, bad arguments).
 pub fn fail_before_runtime(error: &Error, format: Arc<dyn Format>, level: LogLevel) -> ExitCode {
-    let (emitter, handle) = Emitter::start_with_format(std::io::stdout(), format, level);
+    let (emitter, handle) = Emitter::stdout_with_format(format, level);
     emitter.error_blocking(error, None);
     drop(emitter);
     let _ = handle.finish();
