@@ -299,19 +299,56 @@ impl Bench {
 
 /// Reads the connector's stdout to the end, counting bytes, records per
 /// stream and the STATE messages' record counts.
+///
+/// Lines are looked at where they lie in the read buffer, not copied out
+/// one by one: the bench shares the machine's cores with the connector, and
+/// every cycle it spends here is one the connector under test may miss.
 fn count_output(stdout: impl Read) -> anyhow::Result<Counted> {
-    const RECORD: &[u8] = br#"{"type":"RECORD","record":{"stream":""#;
-    let mut counted = Counted::default();
-    let mut per_stream: Vec<(Vec<u8>, u64)> = Vec::new();
+    let mut count = LineCount::default();
     let mut reader = BufReader::with_capacity(1 << 20, stdout);
-    let mut line = Vec::with_capacity(1 << 12);
+    // A line cut by the end of the buffer, put together here.
+    let mut partial = Vec::new();
     loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
             break;
         }
-        counted.bytes += n as u64;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', buffer) {
+            let line = &buffer[start..=end];
+            if partial.is_empty() {
+                count.line(line);
+            } else {
+                partial.extend_from_slice(line);
+                count.line(&partial);
+                partial.clear();
+            }
+            start = end + 1;
+        }
+        partial.extend_from_slice(&buffer[start..]);
+        let read = buffer.len();
+        reader.consume(read);
+    }
+    if !partial.is_empty() {
+        count.line(&partial);
+    }
+    Ok(count.finish())
+}
+
+/// What [`count_output`] has counted so far.
+#[derive(Default)]
+struct LineCount {
+    counted: Counted,
+    /// RECORD lines by stream name, as bytes: no parse per record.
+    per_stream: Vec<(Vec<u8>, u64)>,
+}
+
+impl LineCount {
+    /// Counts one line, its newline included (if it has one).
+    fn line(&mut self, line: &[u8]) {
+        const RECORD: &[u8] = br#"{"type":"RECORD","record":{"stream":""#;
+        let (counted, per_stream) = (&mut self.counted, &mut self.per_stream);
+        counted.bytes += line.len() as u64;
         counted.lines += 1;
         if let Some(rest) = line.strip_prefix(RECORD) {
             let name = &rest[..rest.iter().position(|&b| b == b'"').unwrap_or(0)];
@@ -319,13 +356,13 @@ fn count_output(stdout: impl Read) -> anyhow::Result<Counted> {
                 Some((_, count)) => *count += 1,
                 None => per_stream.push((name.to_vec(), 1)),
             }
-            continue;
+            return;
         }
-        let message: Value = match serde_json::from_slice(&line) {
+        let message: Value = match serde_json::from_slice(line) {
             Ok(v) => v,
             Err(e) => {
                 counted.errors.push(format!("a line is not JSON: {e}"));
-                continue;
+                return;
             }
         };
         match message["type"].as_str() {
@@ -355,13 +392,17 @@ fn count_output(stdout: impl Read) -> anyhow::Result<Counted> {
             _ => {}
         }
     }
-    for (name, count) in per_stream {
-        *counted
-            .records
-            .entry(String::from_utf8_lossy(&name).into_owned())
-            .or_default() += count;
+
+    fn finish(mut self) -> Counted {
+        for (name, count) in self.per_stream {
+            *self
+                .counted
+                .records
+                .entry(String::from_utf8_lossy(&name).into_owned())
+                .or_default() += count;
+        }
+        self.counted
     }
-    Ok(counted)
 }
 
 // ---------------------------------------------------------------------------
@@ -1719,6 +1760,19 @@ fn raw_fetch(
     ))
 }
 
+/// How many raw fetches and reads (h) measures: one of 100 pages is over in
+/// 30 to 150 ms here, and single runs swing by 20 to 100%.
+const FAST_RUNS: usize = 5;
+
+/// `values` as `a, b, c` with `decimals` decimals.
+fn listed(values: &[f64], decimals: usize) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:.decimals$}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// (h) The fast server (no rate limit, no latency): the connector's read
 /// against the limit figure, the bench's raw fetch of the same pages (4 at
 /// once, no processing), once with gzip (the default) and once with plain
@@ -1727,15 +1781,30 @@ fn raw_fetch(
 /// record. The targets (0.5 of the raw fetch, 1.0 CPU-us per record) are
 /// judged on the plain read, the issue's own row: inflating alone costs
 /// about 0.6 to 0.7 CPU-us per order, which the gzip row shows beside it.
+/// Each is measured [`FAST_RUNS`] times: the limit is the fastest raw fetch
+/// (the strictest), the connector's figures the medians of its reads.
 fn fast_server(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow::Result<()> {
     let orders = limit_orders();
     let (sandbox, _) = start_sandbox(&setup.rt, orders_only_sizes(orders), RateLimit::disabled())?;
     eprintln!("(h) orders on the fast server, against the bench's raw fetch");
     let pages = orders.div_ceil(setup.knobs.page_size()).max(1);
-    // Warm up the sandbox's caches, then measure.
+    // Warm up the sandbox's caches, then measure: the limit is the fastest
+    // of several fetches (one fetch of 100 pages takes 30 to 60 ms here,
+    // and a single one swings by 2x).
     raw_fetch(setup, &sandbox, pages, 4, true)?;
-    let (raw_gzip_s, gzip_bytes) = raw_fetch(setup, &sandbox, pages, 4, true)?;
-    let (raw_plain_s, plain_bytes) = raw_fetch(setup, &sandbox, pages, 4, false)?;
+    let fastest_fetch = |gzip: bool| -> anyhow::Result<(f64, u64, Vec<f64>)> {
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..FAST_RUNS {
+            let (seconds, fetched) = raw_fetch(setup, &sandbox, pages, 4, gzip)?;
+            times.push(seconds);
+            bytes = fetched;
+        }
+        let fastest = times.iter().copied().fold(f64::INFINITY, f64::min);
+        Ok((fastest, bytes, times))
+    };
+    let (raw_gzip_s, gzip_bytes, raw_gzip_all) = fastest_fetch(true)?;
+    let (raw_plain_s, plain_bytes, raw_plain_all) = fastest_fetch(false)?;
     let records = orders as f64;
     let (gzip_per_record, plain_per_record) =
         (gzip_bytes as f64 / records, plain_bytes as f64 / records);
@@ -1743,6 +1812,8 @@ fn fast_server(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow:
         ("pages".to_owned(), json!(pages)),
         ("raw_fetch_gzip_s".to_owned(), json!(raw_gzip_s)),
         ("raw_fetch_plain_s".to_owned(), json!(raw_plain_s)),
+        ("raw_fetch_gzip_all_s".to_owned(), json!(raw_gzip_all)),
+        ("raw_fetch_plain_all_s".to_owned(), json!(raw_plain_all)),
         (
             "wire_bytes_per_record_gzip".to_owned(),
             json!(gzip_per_record),
@@ -1757,20 +1828,40 @@ fn fast_server(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow:
         ("h2", "plain", json!({"compression": "none"}), raw_plain_s),
     ] {
         let name = format!("fast-{encoding}");
-        let (m, counted) = read_orders(bench, setup, &sandbox, &name, overrides)?;
         let mut notes = Vec::new();
-        let verified = verify(
-            &counted,
-            &BTreeMap::from([("orders", orders as u64)]),
-            &mut notes,
-        );
+        let mut verified = true;
+        let mut reads = Vec::new();
+        for _ in 0..FAST_RUNS {
+            let (m, counted) = read_orders(bench, setup, &sandbox, &name, overrides.clone())?;
+            verified &= verify(
+                &counted,
+                &BTreeMap::from([("orders", orders as u64)]),
+                &mut notes,
+            );
+            reads.push((m, counted));
+        }
+        // Judged on the median read: of the wall times for the share, of
+        // the CPU times for the CPU per record.
+        let mut cpus: Vec<f64> = reads
+            .iter()
+            .map(|(m, _)| m.run.cpu_s() / records * 1e6)
+            .collect();
+        cpus.sort_by(f64::total_cmp);
+        let cpu = cpus[cpus.len() / 2];
+        reads.sort_by(|a, b| a.0.run.wall_s.total_cmp(&b.0.run.wall_s));
+        let walls: Vec<f64> = reads.iter().map(|(m, _)| m.run.wall_s).collect();
+        let (m, counted) = reads.swap_remove(reads.len() / 2);
         let limit_rps = records / raw_s;
         let achieved = records / m.run.wall_s;
         let share = achieved / limit_rps;
-        let cpu = m.run.cpu_s() / records * 1e6;
         notes.push(format!(
-            "{encoding}: {achieved:.0} of the raw fetch's {limit_rps:.0} records/s ({:.0}%; the raw fetch, 4 at once: {raw_s:.3} s); {cpu:.2} CPU-us per record",
+            "{encoding}: {achieved:.0} of the raw fetch's {limit_rps:.0} records/s ({:.0}%; the fastest raw fetch, 4 at once, of {FAST_RUNS}: {raw_s:.3} s); {cpu:.2} CPU-us per record (medians of {FAST_RUNS} reads)",
             share * 100.0
+        ));
+        notes.push(format!(
+            "{encoding}: reads' wall s {}; CPU-us per record {}",
+            listed(&walls, 3),
+            listed(&cpus, 2)
         ));
         if encoding == "gzip" {
             notes.push(format!(
@@ -1803,6 +1894,8 @@ fn fast_server(bench: &mut Bench, setup: &Setup, report: &mut Report) -> anyhow:
                 "connector_records_per_s": achieved,
                 "share_of_raw_fetch": share,
                 "connector_cpu_us_per_record": cpu,
+                "reads_wall_s": walls,
+                "reads_cpu_us_per_record": cpus,
             }),
         );
         report.rows.push(Row {
