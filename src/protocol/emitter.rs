@@ -351,7 +351,7 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_file_is_left_as_it_is() {
+    fn what_is_not_a_pipe_is_left_as_it_is() {
         use std::os::fd::AsRawFd;
         let file = std::fs::File::open("/dev/null").unwrap();
         assert!(!widen_pipe(file.as_raw_fd()));

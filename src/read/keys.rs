@@ -27,10 +27,11 @@ pub struct RecordKeys<'a> {
 /// records, so this only has to find two top-level strings, in the cheapest
 /// way that is still exact:
 /// 1. the API writes the key first: a record starting `{"id":"` has it there;
-/// 2. the cursor is found by searching backwards for `"updated_at":"`; the
-///    match is a top-level key if the rest of the record never closes a
-///    bracket before its final `}` (a nested match would close its object
-///    first; inside a string the quotes would be escaped);
+/// 2. the cursor is the last `"updated_at":"` of the record, looked for
+///    near its end first (see `last_cursor_key`); the match is a top-level
+///    key if the rest of the record never closes a bracket before its final
+///    `}` (a nested match would close its object first; inside a string the
+///    quotes would be escaped);
 /// 3. anything else (other layouts, whitespace, escapes, nested matches)
 ///    goes to a scan of the top-level fields, and from there to serde.
 pub struct KeyReader {
@@ -48,13 +49,13 @@ pub struct KeyReader {
 
 impl KeyReader {
     pub fn new(id_field: &'static str, cursor_field: &'static str) -> Self {
+        let cursor_key = format!("\"{cursor_field}\":\"");
         KeyReader {
             id_field,
             cursor_field,
             id_prefix: format!("{{\"{id_field}\":\"").into_bytes(),
-            cursor_key: memchr::memmem::Finder::new(&format!("\"{cursor_field}\":\"")).into_owned(),
-            cursor_key_rev: memchr::memmem::FinderRev::new(&format!("\"{cursor_field}\":\""))
-                .into_owned(),
+            cursor_key: memchr::memmem::Finder::new(&cursor_key).into_owned(),
+            cursor_key_rev: memchr::memmem::FinderRev::new(&cursor_key).into_owned(),
             hashed_ids: None,
         }
     }
