@@ -108,6 +108,11 @@ pub struct PageSplit<'a> {
     pub has_more: Option<bool>,
     /// "next_page_token": Some(unescaped string) or None if absent or null.
     pub next_page_token: Option<String>,
+    /// False when no string of the body can end in a date-time's UTC
+    /// offset (`±hh:mm"`): no `,` or `:` inside a string lies three bytes
+    /// before its closing quote. Then no record has a date-time to rewrite
+    /// to UTC, and the record path skips looking for them.
+    pub may_hold_offsets: bool,
 }
 
 /// Why a body was rejected. The message never quotes the body, as records may

@@ -183,6 +183,8 @@ impl<'a> Walker<'a> {
             records: records.ok_or(SplitError::MissingField("data"))?,
             has_more: has_more.flatten(),
             next_page_token: next_page_token.flatten(),
+            // Stage 1 has scanned the whole body: stage 2 met its end.
+            may_hold_offsets: self.scanner.may_hold_offsets(),
         })
     }
 

@@ -193,7 +193,7 @@ fn parse<P: Pages, K: Sink>(
 ) -> Result<KeysetPage, BodyError> {
     let page = PageBody::parse(body)?;
     let body_digest = digest(&page.data);
-    let mut batch = run.batch(body.len());
+    let mut batch = run.batch(&page, body.len());
     let mut keys_emitted = Vec::new();
     let (mut last, mut newest, mut passed_end) = (None, None, false);
     let read = page.data.len();

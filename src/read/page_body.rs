@@ -9,6 +9,9 @@ pub struct PageBody<'a> {
     pub data: Vec<RawRecord<'a>>,
     pub next_page_token: Option<String>,
     pub has_more: Option<bool>,
+    /// False when no record can hold a date-time with a UTC offset (see
+    /// [`crate::json_page::PageSplit::may_hold_offsets`]).
+    pub may_hold_offsets: bool,
 }
 
 /// The deepest nesting of a record the connector passes on (Jackson's
@@ -25,6 +28,7 @@ impl<'a> PageBody<'a> {
             data: page.records,
             next_page_token: page.next_page_token,
             has_more: page.has_more,
+            may_hold_offsets: page.may_hold_offsets,
         })
     }
 
@@ -65,6 +69,8 @@ impl<'a> PageBody<'a> {
                 .collect(),
             next_page_token: page.next_page_token,
             has_more: page.has_more,
+            // Not known here: every record is looked at.
+            may_hold_offsets: true,
         })
     }
 

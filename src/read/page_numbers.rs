@@ -162,7 +162,7 @@ fn parse<P: Pages, K: Sink>(
 ) -> Result<(NumberedPage, Option<String>, bool, u64), BodyError> {
     let page = PageBody::parse(body)?;
     let body_digest = digest(&page.data);
-    let mut batch = run.batch(body.len());
+    let mut batch = run.batch(&page, body.len());
     let mut newest = None;
     let mut max_id: Option<String> = None;
     let read = page.data.len() as u64;

@@ -16,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::batch::Batch;
 use super::keys::KeyReader;
+use super::page_body::PageBody;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::{ApiClient, ApiRequest, BodyError};
@@ -176,10 +177,18 @@ impl<P: Pages, K: Sink> StreamRun<P, K> {
         self.settings.page_size
     }
 
-    /// An empty batch of this stream's records.
-    pub fn batch(&self, body_len: usize) -> Batch {
+    /// A batch that holds no record (a checkpoint with nothing before it).
+    pub fn empty_batch(&self) -> Batch {
+        Batch::new(self.id, self.sink.record_frame(), 0)
+    }
+
+    /// An empty batch of this stream's records from `page`, whose body is
+    /// `body_len` bytes.
+    pub fn batch(&self, page: &PageBody<'_>, body_len: usize) -> Batch {
+        // A page without a UTC offset has no date-time to rewrite.
+        let utc = self.timestamps.clone().filter(|_| page.may_hold_offsets);
         Batch::new(self.id, self.sink.record_frame(), body_len)
-            .with_utc(self.timestamps.clone())
+            .with_utc(utc)
             .with_policy(self.policy.clone())
     }
 

@@ -322,7 +322,7 @@ fn parse<P: Pages, K: Sink>(
     };
     let first = page.data.first().map(|&raw| key(raw)).transpose()?;
     let last = page.data.last().map(|&raw| key(raw)).transpose()?;
-    let mut batch = run.batch(body.len());
+    let mut batch = run.batch(&page, body.len());
     let mut newest = None;
     for &raw in &page.data {
         let keys = run.keys.read(raw)?;
@@ -468,7 +468,7 @@ async fn walk_second<P: Pages, K: Sink>(
             .await;
     }
     tracker
-        .emit(&run.sink, index, run.batch(0), Some(second), None)
+        .emit(&run.sink, index, run.empty_batch(), Some(second), None)
         .await;
     Ok(())
 }
@@ -494,7 +494,7 @@ fn first_page<P: Pages, K: Sink>(
     if has_more && first == last {
         return Ok(FirstPage::Tie(last));
     }
-    let mut batch = run.batch(body.len());
+    let mut batch = run.batch(&page, body.len());
     let mut newest = None;
     for raw in page.data {
         let keys = run.keys.read(raw)?;

@@ -308,6 +308,43 @@ mod tests {
     }
 
     #[test]
+    fn a_page_the_splitter_finds_without_offsets_has_no_record_with_one() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let pieces = [
+            r#""at":"2024-03-01T12:00:00+02:00""#,
+            r#""at":"2024-03-01T12:00:00Z""#,
+            r#""note":"12:00 or 3:30","q":3"#,
+            r#""t":"x:12","u":":ab""#,
+            r#""n":-12,"s":"a,bc""#,
+        ];
+        let (mut with, mut without) = (0, 0);
+        for _ in 0..5_000 {
+            let records: Vec<String> = (0..rng.usize(1..4))
+                .map(|i| {
+                    let fields: Vec<&str> = (0..rng.usize(1..4))
+                        .map(|_| pieces[rng.usize(..pieces.len())])
+                        .collect();
+                    format!(r#"{{"id":"o{i}",{}}}"#, fields.join(","))
+                })
+                .collect();
+            let body = format!(r#"{{"data":[{}]}}"#, records.join(","));
+            let page = crate::json_page::split_page(body.as_bytes()).unwrap();
+            let signs = page
+                .records
+                .iter()
+                .map(|r| offset_signs(r.get().as_bytes()).count())
+                .sum::<usize>();
+            if page.may_hold_offsets {
+                with += 1;
+            } else {
+                without += 1;
+                assert_eq!(signs, 0, "{body}");
+            }
+        }
+        assert!(with > 100 && without > 100, "{with} {without}");
+    }
+
+    #[test]
     fn the_pair_scan_finds_every_offset_and_only_offsets() {
         // Short haystacks (the portable finder), long ones (the SIMD one),
         // offsets across vector boundaries, near misses around them.

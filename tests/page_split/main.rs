@@ -9,4 +9,5 @@ mod boundaries;
 mod common;
 mod depth;
 mod differential;
+mod offsets;
 mod paths;
