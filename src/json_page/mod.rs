@@ -44,7 +44,10 @@
 //! whitespace after the separator), which halves the list. Stage 1 runs only
 //! 4 KB ahead of stage 2, into a fixed buffer, so memory does not grow with
 //! the body. A portable kernel (one table lookup per byte) is the reference
-//! the SIMD ones are tested against.
+//! the SIMD ones are tested against. On the way, stage 1 also notes whether
+//! any string may end in a date-time's UTC offset
+//! ([`PageSplit::may_hold_offsets`]), so that the record path need not
+//! search pages of date-times in `Z` record by record.
 //!
 //! **Stage 2** (`stage2`) pulls those positions and checks the grammar with a
 //! small state machine. Nesting is tracked in a fixed bit set, never by
