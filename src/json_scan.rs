@@ -127,7 +127,16 @@ pub fn flat_to_end(bytes: &[u8], from: usize) -> bool {
     let Some(tail) = body.get(from..) else {
         return false;
     };
-    memchr::memchr3(b'{', b'[', b']', tail).is_none() && memchr::memchr(b'}', tail).is_none()
+    !tail.iter().fold(false, |any, &b| any | is_bracket(b))
+}
+
+/// `{`, `}`, `[` or `]`: with bit 5 set, `[` and `]` become `{` and `}`,
+/// and no other byte does. Branch-free, so that a fold over a record's
+/// tail compiles to one vectorized pass (two memchr passes cost 3% of a
+/// plain read).
+fn is_bracket(b: u8) -> bool {
+    let folded = b | 0x20;
+    (folded == b'{') | (folded == b'}')
 }
 
 /// The position of the first byte at or after `at` that is not white space.
@@ -166,6 +175,13 @@ mod tests {
         // The scan then tells the nested case from the bracket in a string.
         assert!(at_top_level(br#"{"at":"x","b":"}"}"#, [1]));
         assert!(!at_top_level(br#"{"b":{"at":"x"},"c":1}"#, [6]));
+    }
+
+    #[test]
+    fn the_bracket_fold_matches_the_four_brackets_and_nothing_else() {
+        for b in 0..=u8::MAX {
+            assert_eq!(is_bracket(b), b"{}[]".contains(&b), "byte {b:#04x}");
+        }
     }
 
     #[test]
