@@ -14,9 +14,13 @@ use super::SplitError;
 const BLOCK: usize = 64;
 /// Blocks scanned per refill of the token buffer (4 KB of body).
 const CHUNK_BLOCKS: usize = 64;
-/// Token buffer length: one token per byte at most, plus slack for the
-/// unconditional writes in [`flatten`].
-pub(crate) const BUF_LEN: usize = CHUNK_BLOCKS * BLOCK + BLOCK;
+/// Token buffer length: one token per byte at most. That leaves room for
+/// the unconditional writes of [`flatten`] too: the blocks before the last
+/// hold at most `(CHUNK_BLOCKS - 1) * BLOCK` tokens, and the last writes at
+/// most `BLOCK` entries from there. A power of two, so that stage 2 reads
+/// the buffer at `next % BUF_LEN` with no bounds check.
+pub(crate) const BUF_LEN: usize = CHUNK_BLOCKS * BLOCK;
+const _: () = assert!(BUF_LEN.is_power_of_two());
 
 /// A stage-1 kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -348,8 +352,8 @@ fn flatten(buf: &mut [u32; BUF_LEN], n: &mut usize, base: u32, mut bits: u64) {
     let count = bits.count_ones() as usize;
     let mut i = *n;
     while bits != 0 {
-        // `i + 7 < BUF_LEN`: at most CHUNK_BLOCKS * 64 tokens precede this
-        // block's, and this block writes at most 64 entries.
+        // `i + 7 < BUF_LEN`: at most (CHUNK_BLOCKS - 1) * 64 tokens precede
+        // this block's, and this block writes at most 64 entries.
         let slots = &mut buf[i..i + 8];
         for slot in slots {
             *slot = base + bits.trailing_zeros();

@@ -73,7 +73,8 @@ impl<'a> Walker<'a> {
         if self.next == self.len {
             self.refill();
         }
-        let p = self.buf[self.next];
+        // `next < len <= BUF_LEN`: the modulo only spares the bounds check.
+        let p = self.buf[self.next % BUF_LEN];
         self.next += 1;
         p as usize
     }
@@ -278,7 +279,7 @@ impl<'a> Walker<'a> {
                     self.refill();
                     (next, len) = (0, self.len);
                 }
-                let p = self.buf[next];
+                let p = self.buf[next % BUF_LEN];
                 next += 1;
                 p as usize
             }};
